@@ -1,0 +1,1 @@
+"""All I/O: storage, files, engines, CLI, HTTP; and the composition root."""

@@ -1,0 +1,28 @@
+"""The composition root: which adapters serve which ports, chosen from configuration."""
+
+from dependency_injector import containers, providers
+
+from adapters.datasets.csv_tables import CsvDatasets
+from adapters.storage.event_store import EventSourcedStore
+from adapters.storage.urls import DEFAULT_STORE
+from application.service import GeneratorService
+
+DEFAULT_DATA = ".ffwd/data"
+
+
+class Container(containers.DeclarativeContainer):
+    config = providers.Configuration()
+    store = providers.Singleton(EventSourcedStore, url=config.store)
+    datasets = providers.Singleton(CsvDatasets)
+    service = providers.Singleton(GeneratorService, store=store, datasets=datasets)
+
+
+def build_container(store: str | None = None, data: str | None = None) -> Container:
+    container = Container()
+    container.config.from_dict({"store": store or DEFAULT_STORE, "data": data or DEFAULT_DATA})
+    return container
+
+
+def build_service(store: str | None = None, data: str | None = None) -> GeneratorService:
+    """The service for embedded use, e.g. `build_service("sqlite:///ffwd.db", "ffwd-data")`."""
+    return build_container(store, data).service()

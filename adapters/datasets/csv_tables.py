@@ -1,0 +1,66 @@
+"""CSV tables: read them, and tell free-text columns from categories, numbers and dates."""
+
+import csv
+from datetime import date
+from pathlib import Path
+
+from application.ports import DatasetProblem, TableInfo
+
+MIN_TEXT_WORDS = 3.0
+MIN_TEXT_UNIQUE = 0.5
+
+
+def read_rows(path: str) -> tuple[list[str], list[dict[str, str]]]:
+    """Header and rows of a CSV file, or DatasetProblem saying why it cannot be read."""
+    file = Path(path)
+    if not file.is_file():
+        raise DatasetProblem(f"no such file: {path}")
+    try:
+        with file.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            rows = list(reader)
+            columns = list(reader.fieldnames or [])
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise DatasetProblem(f"cannot read {path} as UTF-8 CSV: {e}") from None
+    if not columns:
+        raise DatasetProblem(f"{path} has no header row")
+    if len(set(columns)) != len(columns):
+        raise DatasetProblem(f"{path} has duplicate column names")
+    if not rows:
+        raise DatasetProblem(f"{path} has no rows")
+    return columns, rows
+
+
+def is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def is_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value[:10])
+    except ValueError:
+        return False
+    return True
+
+
+def is_free_text(values: list[str]) -> bool:
+    """Free text: not numbers or dates, mostly distinct, several words on average."""
+    present = [v for v in values if v != ""]
+    if not present or all(is_number(v) or is_date(v) for v in present):
+        return False
+    unique = len(set(present)) / len(present)
+    words = sum(len(v.split()) for v in present) / len(present)
+    return unique >= MIN_TEXT_UNIQUE and words >= MIN_TEXT_WORDS
+
+
+class CsvDatasets:
+    """The Datasets port over CSV files."""
+
+    def describe(self, path: str) -> TableInfo:
+        columns, rows = read_rows(path)
+        text = [c for c in columns if is_free_text([r[c] or "" for r in rows])]
+        return TableInfo(columns=columns, rows=len(rows), text_columns=text)

@@ -1,0 +1,1 @@
+"""Event-sourced storage of generators, chosen by store URL."""

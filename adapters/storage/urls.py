@@ -1,0 +1,40 @@
+"""Store URLs (`memory://`, `sqlite:///path`, `postgresql://...`) as eventsourcing settings."""
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from domain.errors import InvalidSpec
+
+DEFAULT_STORE = "sqlite:///.ffwd/store.db"
+
+
+def persistence_env(url: str) -> dict[str, str]:
+    """The eventsourcing environment for a store URL; InvalidSpec for one we cannot use."""
+    parts = urlsplit(url)
+    if parts.scheme == "memory":
+        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+    if parts.scheme == "sqlite":
+        path = url.removeprefix("sqlite:///")
+        if not path or path == url:
+            raise InvalidSpec([f"store: expected sqlite:///PATH, got {url!r}"])
+        if path != ":memory:":
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(Path(path).expanduser()) if path != ":memory:" else path,
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+    if parts.scheme in ("postgresql", "postgres"):
+        if not parts.path.strip("/"):
+            raise InvalidSpec([f"store: expected postgresql://user:pass@host:port/db, got {url!r}"])
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(parts.path.strip("/")),
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_CONNECT_TIMEOUT": "10",
+            "POSTGRES_PRE_PING": "y",
+        }
+    raise InvalidSpec([f"store: unknown scheme in {url!r} (memory://, sqlite:///, postgresql://)"])

@@ -1,0 +1,53 @@
+"""The ports: what the application needs from the outside world, as small Protocols."""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+from uuid import UUID
+
+from domain.generator import Generator
+
+
+class ConcurrentWrite(Exception):
+    """Another writer saved the same generator first; the command may be retried."""
+
+
+@runtime_checkable
+class GeneratorStore(Protocol):
+    """Event-sourced storage of generators (memory, SQLite, PostgreSQL)."""
+
+    def get(self, generator_id: UUID, version: int | None = None) -> Generator:
+        """The generator, now or as it was at `version`; UnknownGenerator if absent."""
+
+    def save(self, generator: Generator) -> Sequence[Any]:
+        """Append the generator's pending events atomically; ConcurrentWrite on a race."""
+
+    def events(self, generator_id: UUID) -> Sequence[Any]:
+        """Every stored event of one generator, oldest first."""
+
+    def generator_ids(self) -> list[UUID]:
+        """Every generator's id, oldest first."""
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    columns: list[str]
+    rows: int
+    text_columns: list[str]
+
+
+class DatasetProblem(Exception):
+    """A table file that cannot be used; the message says why."""
+
+
+@runtime_checkable
+class Datasets(Protocol):
+    """Reads the user's tables."""
+
+    def describe(self, path: str) -> TableInfo:
+        """Columns, row count and detected text columns; DatasetProblem if unusable."""
+
+
+EventListener = Callable[[Sequence[Any]], None]

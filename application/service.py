@@ -1,0 +1,230 @@
+"""The generator service: the facade that embedded callers, the CLI and the HTTP API use."""
+
+import copy
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+from uuid import UUID
+
+from application.ports import (
+    ConcurrentWrite,
+    DatasetProblem,
+    Datasets,
+    EventListener,
+    GeneratorStore,
+)
+from application.spec import GeneratorSpec, parse_spec
+from application.views import (
+    GeneratorSummary,
+    GeneratorView,
+    HistoryEntry,
+    history_entry,
+    summary_of,
+    view_of,
+)
+from domain import errors
+from domain.generator import ANONYMIZATION, TRAINING, Generator
+from domain.lifecycle import SUCCEEDED
+
+T = TypeVar("T")
+MIN_PREFIX = 8
+_HEX_PREFIX = re.compile(r"^[0-9a-f-]+$")
+
+
+class GeneratorService:
+    def __init__(self, store: GeneratorStore, datasets: Datasets, *, max_retries: int = 20) -> None:
+        self.store = store
+        self.datasets = datasets
+        self.max_retries = max_retries
+        self._listeners: list[EventListener] = []
+
+    # Creating generators.
+
+    def create_generator(
+        self, spec: GeneratorSpec | dict[str, Any], *, base_dir: str | Path | None = None
+    ) -> UUID:
+        """Validate the spec and its tables, then record a queued generator."""
+        parsed = self.checked_spec(parse_spec(spec), Path(base_dir or "."))
+        return self._record_new(parsed, parent=None, resume_from=None)
+
+    def continue_training(
+        self, generator: UUID | str, overrides: dict[str, Any] | None = None
+    ) -> UUID:
+        """A new generator that trains on from a succeeded generator's kept checkpoints."""
+        parent = self.store.get(self.resolve(generator))
+        if parent.kind != TRAINING:
+            raise errors.NotApplicable("an anonymization generator has no checkpoint to continue")
+        if parent.state != SUCCEEDED:
+            raise errors.ParentNotSucceeded(
+                f"generator {parent.id} is {parent.state}; only a succeeded one has checkpoints"
+            )
+        raw = _merged(parent.spec, overrides or {})
+        spec = self.checked_spec(parse_spec(raw), Path("."))
+        resume_from = {
+            phase_id: {**checkpoint, "generator": str(parent.id)}
+            for phase_id, checkpoint in parent.checkpoints().items()
+        }
+        return self._record_new(spec, parent=parent.id, resume_from=resume_from)
+
+    def checked_spec(self, spec: GeneratorSpec, base_dir: Path) -> GeneratorSpec:
+        """The spec with absolute table paths and text columns resolved, or InvalidSpec."""
+        problems, tables = [], []
+        for table in spec.tables:
+            path = (base_dir / table.path).resolve()
+            try:
+                info = self.datasets.describe(str(path))
+            except DatasetProblem as e:
+                problems.append(f"tables.{table.name}.path: {e}")
+                continue
+            missing = sorted(set(table.text_columns or []) - set(info.columns))
+            if missing:
+                problems.append(f"tables.{table.name}.text_columns: no such columns {missing}")
+            text = info.text_columns if table.text_columns is None else table.text_columns
+            if spec.kind == ANONYMIZATION:
+                text = []
+            tables.append(table.model_copy(update={"path": str(path), "text_columns": text}))
+        if problems:
+            raise errors.InvalidSpec(problems)
+        return spec.model_copy(update={"tables": tables})
+
+    def _record_new(
+        self, spec: GeneratorSpec, parent: UUID | None, resume_from: dict[str, Any] | None
+    ) -> UUID:
+        generator = Generator.create(
+            name=spec.name,
+            kind=spec.kind,
+            spec=spec.model_dump(mode="json"),
+            text_tables=[t.name for t in spec.tables if t.text_columns],
+            parent=parent,
+            resume_from=resume_from,
+        )
+        self._save(generator)
+        return generator.id
+
+    # Commands from people.
+
+    def request_stop(
+        self, generator: UUID | str, phase: str, requested_by: str = "user"
+    ) -> GeneratorView:
+        """Fast-forward one phase: it ends at its next step boundary, keeping its checkpoint."""
+        return self._command_then_view(generator, lambda g: g.request_stop(phase, requested_by))
+
+    def cancel(self, generator: UUID | str, requested_by: str = "user") -> GeneratorView:
+        """Abort the whole generator: every phase and step, no checkpoint kept."""
+        return self._command_then_view(generator, lambda g: g.cancel(requested_by))
+
+    # Commands from the orchestrator and runners.
+
+    def start_phase(self, generator: UUID, phase: str, worker: str) -> int:
+        return self.execute(generator, lambda g: g.start_phase(phase, worker))
+
+    def record_progress(self, generator: UUID, phase: str, attempt: int, **metrics: Any) -> None:
+        self.execute(generator, lambda g: g.record_progress(phase, attempt, **metrics))
+
+    def finish_phase(self, generator: UUID, phase: str, attempt: int, **outcome: Any) -> list[str]:
+        return self.execute(generator, lambda g: g.finish_phase(phase, attempt, **outcome))
+
+    def fail_phase(self, generator: UUID, phase: str, attempt: int, error: str) -> None:
+        self.execute(generator, lambda g: g.fail_phase(phase, attempt, error))
+
+    def start_step(self, generator: UUID, step: str, worker: str) -> int:
+        return self.execute(generator, lambda g: g.start_step(step, worker))
+
+    def finish_step(
+        self, generator: UUID, step: str, attempt: int, outputs: dict[str, Any]
+    ) -> None:
+        self.execute(generator, lambda g: g.finish_step(step, attempt, outputs))
+
+    def fail_step(self, generator: UUID, step: str, attempt: int, error: str) -> None:
+        self.execute(generator, lambda g: g.fail_step(step, attempt, error))
+
+    # Queries.
+
+    def get_generator(self, generator: UUID | str, at_version: int | None = None) -> Generator:
+        generator_id = self.resolve(generator)
+        if at_version is not None and at_version < 1:
+            raise errors.UnknownGenerator(f"generator {generator_id} has no version {at_version}")
+        return self.store.get(generator_id, version=at_version)
+
+    def get_view(self, generator: UUID | str, at_version: int | None = None) -> GeneratorView:
+        return view_of(self.get_generator(generator, at_version))
+
+    def history(self, generator: UUID | str) -> list[HistoryEntry]:
+        return [history_entry(e) for e in self.store.events(self.resolve(generator))]
+
+    def list_generators(self) -> list[GeneratorSummary]:
+        """Every generator, newest first."""
+        return [summary_of(self.store.get(i)) for i in reversed(self.store.generator_ids())]
+
+    def resolve(self, generator: UUID | str) -> UUID:
+        """A generator id from a UUID, its text, or a unique prefix of 8 characters or more."""
+        if isinstance(generator, UUID):
+            return generator
+        ref = generator.strip().lower()
+        try:
+            return UUID(ref)
+        except ValueError:
+            pass
+        if len(ref) < MIN_PREFIX or not _HEX_PREFIX.match(ref):
+            raise errors.UnknownGenerator(
+                f"{generator!r} is neither a generator id nor a prefix of {MIN_PREFIX}+ characters"
+            )
+        matches = [i for i in self.store.generator_ids() if str(i).startswith(ref)]
+        if not matches:
+            raise errors.UnknownGenerator(f"no generator id starts with {generator!r}")
+        if len(matches) > 1:
+            raise errors.AmbiguousId(f"{len(matches)} generators start with {generator!r}")
+        return matches[0]
+
+    # Notification of stored events to in-process listeners (the training control).
+
+    def subscribe(self, listener: EventListener) -> Callable[[], None]:
+        """Call `listener` with every batch of events this service stores; returns unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    # The command loop.
+
+    def execute(self, generator: UUID | str, command: Callable[[Generator], T]) -> T:
+        """Run a command on the latest state and store its events, retrying on a race.
+
+        A command that raises writes nothing: its events are only ever saved after it returns.
+        """
+        generator_id = self.resolve(generator)
+        for _ in range(self.max_retries):
+            aggregate = self.store.get(generator_id)
+            result = command(aggregate)
+            try:
+                self._save(aggregate)
+            except ConcurrentWrite:
+                continue
+            return result
+        raise errors.Conflict(
+            f"generator {generator_id} kept changing; gave up after {self.max_retries} attempts"
+        )
+
+    def _command_then_view(
+        self, generator: UUID | str, command: Callable[[Generator], Any]
+    ) -> GeneratorView:
+        def command_returning_generator(g: Generator) -> Generator:
+            command(g)
+            return g
+
+        return view_of(self.execute(generator, command_returning_generator))
+
+    def _save(self, generator: Generator) -> None:
+        events = self.store.save(generator)
+        if events:
+            for listener in list(self._listeners):
+                listener(events)
+
+
+def _merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

@@ -1,0 +1,164 @@
+"""Read models: the generator view (the Model Training panel) and the audit history."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from domain.generator import Generator
+from domain.parts import Phase, Step
+
+
+class CheckpointView(BaseModel):
+    id: str
+    epoch: int
+    step: int
+    val_loss: float | None = None
+
+
+class PhaseView(BaseModel):
+    id: str
+    kind: str
+    table: str | None
+    state: str
+    stop_requested: bool
+    reasons: list[str]
+    epoch: int
+    step: int
+    elapsed_s: float
+    val_loss: float | None
+    epsilon: float | None
+    checkpoint: CheckpointView | None
+    attempt: int
+    started_at: datetime | None
+    ended_at: datetime | None
+    resumed_from: str | None
+    error: str | None
+
+
+class StepView(BaseModel):
+    id: str
+    state: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    error: str | None
+
+
+class GeneratorView(BaseModel):
+    id: UUID
+    name: str
+    kind: str
+    state: str
+    version: int
+    parent: UUID | None
+    created_at: datetime
+    updated_at: datetime
+    phases: list[PhaseView]
+    steps: list[StepView]
+    outputs: dict[str, Any]
+    error: str | None
+    spec: dict[str, Any]
+
+
+class GeneratorSummary(BaseModel):
+    id: UUID
+    name: str
+    kind: str
+    state: str
+    created_at: datetime
+    updated_at: datetime
+    parent: UUID | None
+
+
+class HistoryEntry(BaseModel):
+    version: int
+    timestamp: datetime
+    type: str
+    phase: str | None = None
+    step: str | None = None
+    requested_by: str | None = None
+    data: dict[str, Any]
+
+
+def _checkpoint(p: Phase) -> CheckpointView | None:
+    c = p.checkpoint
+    if not c:
+        return None
+    return CheckpointView(
+        id=c["id"], epoch=c.get("epoch", 0), step=c.get("step", 0), val_loss=c.get("val_loss")
+    )
+
+
+def _phase(p: Phase) -> PhaseView:
+    return PhaseView(
+        id=p.id,
+        kind=p.kind,
+        table=p.table,
+        state=p.state,
+        stop_requested=p.stop_requested,
+        reasons=list(p.reasons),
+        epoch=p.epoch,
+        step=p.step,
+        elapsed_s=p.elapsed_s,
+        val_loss=p.val_loss,
+        epsilon=p.epsilon,
+        checkpoint=_checkpoint(p),
+        attempt=p.attempt,
+        started_at=p.started_at,
+        ended_at=p.ended_at,
+        resumed_from=(p.resume_from or {}).get("id"),
+        error=p.error,
+    )
+
+
+def _step(s: Step) -> StepView:
+    return StepView(
+        id=s.id, state=s.state, started_at=s.started_at, ended_at=s.ended_at, error=s.error
+    )
+
+
+def view_of(g: Generator) -> GeneratorView:
+    return GeneratorView(
+        id=g.id,
+        name=g.name,
+        kind=g.kind,
+        state=g.state,
+        version=g.version,
+        parent=g.parent,
+        created_at=g.created_on,
+        updated_at=g.modified_on,
+        phases=[_phase(p) for p in g.phases.values()],
+        steps=[_step(s) for s in g.steps.values()],
+        outputs=dict(g.outputs),
+        error=g.error,
+        spec=g.spec,
+    )
+
+
+def summary_of(g: Generator) -> GeneratorSummary:
+    return GeneratorSummary(
+        id=g.id,
+        name=g.name,
+        kind=g.kind,
+        state=g.state,
+        created_at=g.created_on,
+        updated_at=g.modified_on,
+        parent=g.parent,
+    )
+
+
+_ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+
+
+def history_entry(event: Any) -> HistoryEntry:
+    fields = {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
+    return HistoryEntry(
+        version=event.originator_version,
+        timestamp=event.timestamp,
+        type=type(event).__name__,
+        phase=fields.get("phase"),
+        step=fields.get("step"),
+        requested_by=fields.get("requested_by"),
+        data=fields,
+    )

@@ -1,0 +1,1 @@
+"""The pure core of ffwd: the generator aggregate and its lifecycle rules."""

@@ -1,0 +1,505 @@
+"""The generator aggregate: one execution of a pipeline, the consistency boundary.
+
+Commands validate against the rule book (`domain.lifecycle`) and raise a coded error, never
+mutating; then they trigger an event that carries the outcome. Event bodies only assign,
+so replaying an old history never consults today's rules (ADR 0002, ADR 0004).
+"""
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain import errors
+from domain.lifecycle import (
+    CANCELLED,
+    FAILED,
+    GENERATOR_RULES,
+    PHASE_RULES,
+    QUEUED,
+    RUNNING,
+    STEP_RULES,
+    SUCCEEDED,
+    TERMINAL,
+    next_state,
+)
+from domain.parts import TABULAR, TEXT, Phase, Step, text_phase_id
+from domain.reasons import normalize
+
+TRAINING = "training"
+ANONYMIZATION = "anonymization"
+TRAINING_STEPS = ["synthesis", "report"]
+ANONYMIZATION_STEPS = ["anonymize", "report"]
+
+
+def phase_layout(text_tables: list[str]) -> list[dict[str, Any]]:
+    """The phases of a training generator: tabular first, then one per table with text."""
+    layout: list[dict[str, Any]] = [{"id": TABULAR, "kind": TABULAR, "table": None}]
+    layout += [{"id": text_phase_id(t), "kind": TEXT, "table": t} for t in text_tables]
+    return layout
+
+
+class Generator(Aggregate):
+    TOPIC = "ffwd:Generator"
+
+    class Event(Aggregate.Event):
+        TOPIC = "ffwd:Generator.Event"
+
+    class Created(Event, Aggregate.Created):
+        TOPIC = "ffwd:Generator.Created"
+        name: str
+        kind: str
+        spec: dict[str, Any]
+        phases: list[dict[str, Any]]
+        steps: list[str]
+        parent: UUID | None
+
+        def apply(self, g: "Generator") -> None:
+            g.name = self.name
+            g.kind = self.kind
+            g.spec = self.spec
+            g.parent = self.parent
+            g.state = QUEUED
+            g.phases = {
+                p["id"]: Phase(p["id"], p["kind"], p["table"], resume_from=p.get("resume_from"))
+                for p in self.phases
+            }
+            g.steps = {s: Step(s) for s in self.steps}
+            g.outputs = {}
+            g.error = None
+
+    class Started(Event):
+        TOPIC = "ffwd:Generator.Started"
+
+        def apply(self, g: "Generator") -> None:
+            g.state = RUNNING
+
+    class PhaseStarted(Event):
+        TOPIC = "ffwd:Generator.PhaseStarted"
+        phase: str
+        attempt: int
+        worker: str
+        state: str
+
+        def apply(self, g: "Generator") -> None:
+            p = g.phases[self.phase]
+            p.state, p.attempt, p.worker, p.started_at = (
+                self.state,
+                self.attempt,
+                self.worker,
+                self.timestamp,
+            )
+
+    class StopRequested(Event):
+        TOPIC = "ffwd:Generator.StopRequested"
+        phase: str
+        requested_by: str
+        phase_state_then: str
+        state: str
+
+        def apply(self, g: "Generator") -> None:
+            p = g.phases[self.phase]
+            p.state, p.stop_requested = self.state, True
+
+    class PhaseProgressed(Event):
+        TOPIC = "ffwd:Generator.PhaseProgressed"
+        phase: str
+        attempt: int
+        epoch: int
+        step: int
+        elapsed_s: float
+        val_loss: float | None
+        epsilon: float | None
+
+        def apply(self, g: "Generator") -> None:
+            p = g.phases[self.phase]
+            p.epoch, p.step, p.elapsed_s = self.epoch, self.step, self.elapsed_s
+            p.val_loss, p.epsilon = self.val_loss, self.epsilon
+
+    class PhaseSucceeded(PhaseProgressed):
+        TOPIC = "ffwd:Generator.PhaseSucceeded"
+        reasons: list[str]
+        checkpoint: dict[str, Any]
+        state: str
+
+        def apply(self, g: "Generator") -> None:
+            super().apply(g)
+            p = g.phases[self.phase]
+            p.state, p.reasons, p.checkpoint = self.state, self.reasons, self.checkpoint
+            p.ended_at = self.timestamp
+
+    class PhaseFailed(Event):
+        TOPIC = "ffwd:Generator.PhaseFailed"
+        phase: str
+        attempt: int
+        error: str
+        state: str
+
+        def apply(self, g: "Generator") -> None:
+            p = g.phases[self.phase]
+            p.state, p.error, p.ended_at = self.state, self.error, self.timestamp
+
+    class StepStarted(Event):
+        TOPIC = "ffwd:Generator.StepStarted"
+        step: str
+        attempt: int
+        worker: str
+        state: str
+
+        def apply(self, g: "Generator") -> None:
+            s = g.steps[self.step]
+            s.state, s.attempt, s.worker, s.started_at = (
+                self.state,
+                self.attempt,
+                self.worker,
+                self.timestamp,
+            )
+
+    class StepSucceeded(Event):
+        TOPIC = "ffwd:Generator.StepSucceeded"
+        step: str
+        attempt: int
+        outputs: dict[str, Any]
+        state: str
+
+        def apply(self, g: "Generator") -> None:
+            s = g.steps[self.step]
+            s.state, s.outputs, s.ended_at = self.state, self.outputs, self.timestamp
+            g.outputs = {**g.outputs, **self.outputs}
+
+    class StepFailed(Event):
+        TOPIC = "ffwd:Generator.StepFailed"
+        step: str
+        attempt: int
+        error: str
+        state: str
+
+        def apply(self, g: "Generator") -> None:
+            s = g.steps[self.step]
+            s.state, s.error, s.ended_at = self.state, self.error, self.timestamp
+
+    class Succeeded(Event):
+        TOPIC = "ffwd:Generator.Succeeded"
+
+        def apply(self, g: "Generator") -> None:
+            g.state = SUCCEEDED
+
+    class Failed(Event):
+        TOPIC = "ffwd:Generator.Failed"
+        error: str
+        aborted: list[str]
+
+        def apply(self, g: "Generator") -> None:
+            g.state, g.error = FAILED, self.error
+            g.abort(self.aborted, self.timestamp)
+
+    class Cancelled(Event):
+        TOPIC = "ffwd:Generator.Cancelled"
+        requested_by: str
+        state_then: str
+        aborted: list[str]
+        discarded_checkpoints: list[str]
+
+        def apply(self, g: "Generator") -> None:
+            g.state = CANCELLED
+            g.abort(self.aborted, self.timestamp)
+            for p in g.phases.values():
+                p.checkpoint = None
+            g.outputs = {}
+
+    name: str
+    kind: str
+    spec: dict[str, Any]
+    parent: UUID | None
+    state: str
+    phases: dict[str, Phase]
+    steps: dict[str, Step]
+    outputs: dict[str, Any]
+    error: str | None
+
+    def __init__(self) -> None:
+        """All state is assigned by `Created.apply`, so replay and creation agree."""
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        name: str,
+        kind: str,
+        spec: dict[str, Any],
+        text_tables: list[str],
+        parent: UUID | None = None,
+        resume_from: dict[str, dict[str, Any]] | None = None,
+    ) -> "Generator":
+        """A queued generator; `resume_from` maps phase id to the parent's checkpoint."""
+        if kind == TRAINING:
+            phases = phase_layout(text_tables)
+            for p in phases:
+                p["resume_from"] = (resume_from or {}).get(p["id"])
+            steps = TRAINING_STEPS
+        else:
+            phases, steps = [], ANONYMIZATION_STEPS
+        return cls._create(
+            cls.Created,
+            name=name,
+            kind=kind,
+            spec=spec,
+            phases=phases,
+            steps=list(steps),
+            parent=parent,
+        )
+
+    # Commands from people: stop (fast-forward) and cancel.
+
+    def request_stop(self, phase_id: str, requested_by: str) -> bool:
+        """Ask one phase to stop at its next step boundary; False when already asked."""
+        if self.kind == ANONYMIZATION:
+            raise errors.NotApplicable("an anonymization generator has no training phase to stop")
+        self._require_not_cancelled()
+        phase = self.phase(phase_id)
+        if phase.state in TERMINAL:
+            raise errors.PhaseAlreadyFinished(f"phase {phase_id!r} already {phase.state}")
+        if phase.stop_requested:
+            return False
+        self.trigger_event(
+            self.StopRequested,
+            phase=phase_id,
+            requested_by=requested_by,
+            phase_state_then=phase.state,
+            state=next_state(PHASE_RULES, phase.state, "stop"),
+        )
+        return True
+
+    def cancel(self, requested_by: str) -> bool:
+        """Abort the whole generator at once; False when it was already cancelled."""
+        if self.state == CANCELLED:
+            return False
+        if next_state(GENERATOR_RULES, self.state, "cancel") is None:
+            raise errors.GeneratorAlreadyFinished(f"generator already {self.state}")
+        discarded = [p.checkpoint["id"] for p in self.phases.values() if p.checkpoint]
+        self.trigger_event(
+            self.Cancelled,
+            requested_by=requested_by,
+            state_then=self.state,
+            aborted=self._live_parts(),
+            discarded_checkpoints=discarded,
+        )
+        return True
+
+    # Commands from the orchestrator and the runners.
+
+    def start_phase(self, phase_id: str, worker: str) -> int:
+        """Claim a pending phase for a new attempt; a pre-queued stop makes it `stopping`."""
+        self._require_live()
+        phase = self.phase(phase_id)
+        state = self._next_phase_state(phase, "start")
+        if phase.kind == TEXT and self.phases[TABULAR].state != SUCCEEDED:
+            raise errors.InvalidTransition("text phases are queued behind the tabular phase")
+        if phase.stop_requested:
+            state = next_state(PHASE_RULES, state, "stop")
+        self._start_if_queued()
+        attempt = phase.attempt + 1
+        self.trigger_event(
+            self.PhaseStarted, phase=phase_id, attempt=attempt, worker=worker, state=state
+        )
+        return attempt
+
+    def record_progress(
+        self,
+        phase_id: str,
+        attempt: int,
+        *,
+        epoch: int,
+        step: int,
+        elapsed_s: float,
+        val_loss: float | None = None,
+        epsilon: float | None = None,
+    ) -> None:
+        phase = self._runner_phase(phase_id, attempt, "progress", epoch, step)
+        self.trigger_event(
+            self.PhaseProgressed,
+            phase=phase.id,
+            attempt=attempt,
+            epoch=epoch,
+            step=step,
+            elapsed_s=elapsed_s,
+            val_loss=val_loss,
+            epsilon=epsilon,
+        )
+
+    def finish_phase(
+        self,
+        phase_id: str,
+        attempt: int,
+        *,
+        reasons: list[str],
+        checkpoint: dict[str, Any],
+        epoch: int,
+        step: int,
+        elapsed_s: float,
+        val_loss: float | None = None,
+        epsilon: float | None = None,
+    ) -> list[str]:
+        """End a phase at a step boundary keeping `checkpoint`; returns the recorded reasons."""
+        phase = self._runner_phase(phase_id, attempt, "finish", epoch, step)
+        if not checkpoint or not checkpoint.get("id"):
+            raise errors.InvalidTransition("a succeeded phase must keep a checkpoint")
+        recorded = normalize(reasons, stop_requested=phase.stop_requested)
+        self.trigger_event(
+            self.PhaseSucceeded,
+            phase=phase_id,
+            attempt=attempt,
+            epoch=epoch,
+            step=step,
+            elapsed_s=elapsed_s,
+            val_loss=val_loss,
+            epsilon=epsilon,
+            reasons=recorded,
+            checkpoint=dict(checkpoint),
+            state=SUCCEEDED,
+        )
+        return recorded
+
+    def fail_phase(self, phase_id: str, attempt: int, error: str) -> None:
+        """A phase that cannot end well fails, and the generator with it (RULES.md inv. 7)."""
+        phase = self._runner_phase(phase_id, attempt, "fail")
+        self.trigger_event(
+            self.PhaseFailed,
+            phase=phase_id,
+            attempt=attempt,
+            error=error,
+            state=next_state(PHASE_RULES, phase.state, "fail"),
+        )
+        self._fail(f"phase {phase_id} failed: {error}")
+
+    def start_step(self, step_id: str, worker: str) -> int:
+        self._require_live()
+        step = self.step(step_id)
+        state = self._next_step_state(step, "start")
+        if not self.step_is_ready(step_id):
+            raise errors.InvalidTransition(f"step {step_id!r} is not ready to start")
+        self._start_if_queued()
+        attempt = step.attempt + 1
+        self.trigger_event(
+            self.StepStarted, step=step_id, attempt=attempt, worker=worker, state=state
+        )
+        return attempt
+
+    def finish_step(self, step_id: str, attempt: int, outputs: dict[str, Any]) -> None:
+        step = self._runner_step(step_id, attempt, "finish")
+        self.trigger_event(
+            self.StepSucceeded,
+            step=step_id,
+            attempt=attempt,
+            outputs=dict(outputs),
+            state=next_state(STEP_RULES, step.state, "finish"),
+        )
+        if all(s.state == SUCCEEDED for s in self.steps.values()):
+            self.trigger_event(self.Succeeded)
+
+    def fail_step(self, step_id: str, attempt: int, error: str) -> None:
+        step = self._runner_step(step_id, attempt, "fail")
+        self.trigger_event(
+            self.StepFailed,
+            step=step_id,
+            attempt=attempt,
+            error=error,
+            state=next_state(STEP_RULES, step.state, "fail"),
+        )
+        self._fail(f"step {step_id} failed: {error}")
+
+    # Queries.
+
+    def phase(self, phase_id: str) -> Phase:
+        try:
+            return self.phases[phase_id]
+        except KeyError:
+            known = ", ".join(self.phases) or "none"
+            raise errors.UnknownPhase(f"no phase {phase_id!r} (phases: {known})") from None
+
+    def step(self, step_id: str) -> Step:
+        try:
+            return self.steps[step_id]
+        except KeyError:
+            raise errors.UnknownPhase(f"no step {step_id!r}") from None
+
+    def step_is_ready(self, step_id: str) -> bool:
+        """Synthesis (or anonymize) waits for every phase to succeed, report for the step before."""
+        order = list(self.steps)
+        index = order.index(step_id)
+        if index == 0:
+            return all(p.state == SUCCEEDED for p in self.phases.values())
+        return self.steps[order[index - 1]].state == SUCCEEDED
+
+    def checkpoints(self) -> dict[str, dict[str, Any]]:
+        return {p.id: p.checkpoint for p in self.phases.values() if p.checkpoint}
+
+    # Internals.
+
+    def _require_not_cancelled(self) -> None:
+        if self.state == CANCELLED:
+            raise errors.GeneratorCancelled("the generator was cancelled")
+
+    def _require_live(self) -> None:
+        self._require_not_cancelled()
+        if self.state in TERMINAL:
+            raise errors.GeneratorAlreadyFinished(f"generator already {self.state}")
+
+    def _start_if_queued(self) -> None:
+        if self.state == QUEUED:
+            self.trigger_event(self.Started)
+
+    def _fail(self, error: str) -> None:
+        self.trigger_event(self.Failed, error=error, aborted=self._live_parts())
+
+    def _live_parts(self) -> list[str]:
+        parts = list(self.phases.values()) + list(self.steps.values())
+        return [p.id for p in parts if p.state not in TERMINAL]
+
+    def abort(self, part_ids: list[str], when: Any) -> None:
+        for part_id in part_ids:
+            part = self.phases.get(part_id) or self.steps[part_id]
+            part.state, part.ended_at = CANCELLED, when
+
+    def _next_phase_state(self, phase: Phase, trigger: str) -> str:
+        state = next_state(PHASE_RULES, phase.state, trigger)
+        if state is None:
+            if phase.state in TERMINAL:
+                raise errors.PhaseAlreadyFinished(f"phase {phase.id!r} already {phase.state}")
+            raise errors.InvalidTransition(
+                f"cannot {trigger} phase {phase.id!r} while {phase.state}"
+            )
+        return state
+
+    def _next_step_state(self, step: Step, trigger: str) -> str:
+        state = next_state(STEP_RULES, step.state, trigger)
+        if state is None:
+            raise errors.InvalidTransition(f"cannot {trigger} step {step.id!r} while {step.state}")
+        return state
+
+    def _runner_phase(
+        self, phase_id: str, attempt: int, trigger: str, epoch: int = 0, step: int = 0
+    ) -> Phase:
+        self._require_not_cancelled()
+        phase = self.phase(phase_id)
+        if attempt != phase.attempt:
+            raise errors.StaleRunner(
+                f"attempt {attempt} of phase {phase_id!r} is not the current one ({phase.attempt})"
+            )
+        self._next_phase_state(phase, trigger)
+        if epoch < phase.epoch or step < phase.step:
+            raise errors.InvalidTransition(
+                f"phase {phase_id!r} counters cannot go back "
+                f"(epoch {phase.epoch}->{epoch}, step {phase.step}->{step})"
+            )
+        return phase
+
+    def _runner_step(self, step_id: str, attempt: int, trigger: str) -> Step:
+        self._require_not_cancelled()
+        step = self.step(step_id)
+        if attempt != step.attempt:
+            raise errors.StaleRunner(
+                f"attempt {attempt} of step {step_id!r} is not the current one"
+            )
+        self._next_step_state(step, trigger)
+        return step

@@ -1,0 +1,47 @@
+"""The plain state a generator holds for each training phase and pipeline step."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from domain.lifecycle import PENDING
+
+TABULAR = "tabular"
+TEXT = "text"
+
+
+def text_phase_id(table: str) -> str:
+    return f"{TEXT}:{table}"
+
+
+@dataclass
+class Phase:
+    id: str
+    kind: str
+    table: str | None
+    state: str = PENDING
+    stop_requested: bool = False
+    reasons: list[str] = field(default_factory=list)
+    attempt: int = 0
+    worker: str | None = None
+    epoch: int = 0
+    step: int = 0
+    elapsed_s: float = 0.0
+    val_loss: float | None = None
+    epsilon: float | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    checkpoint: dict | None = None
+    resume_from: dict | None = None
+    error: str | None = None
+
+
+@dataclass
+class Step:
+    id: str
+    state: str = PENDING
+    attempt: int = 0
+    worker: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    outputs: dict = field(default_factory=dict)
+    error: str | None = None
