@@ -1,7 +1,9 @@
 """The generator service: the facade that embedded callers, the CLI and the HTTP API use."""
 
 import copy
+import random
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -192,12 +194,14 @@ class GeneratorService:
         A command that raises writes nothing: its events are only ever saved after it returns.
         """
         generator_id = self.resolve(generator)
-        for _ in range(self.max_retries):
+        for attempt in range(self.max_retries):
             aggregate = self.store.get(generator_id)
             result = command(aggregate)
             try:
                 self._save(aggregate)
             except ConcurrentWrite:
+                # Jittered backoff, so writers racing on one generator stop colliding in step.
+                time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
                 continue
             return result
         raise errors.Conflict(

@@ -76,7 +76,7 @@ class HistoryEntry(BaseModel):
     timestamp: datetime
     type: str
     phase: str | None = None
-    step: str | None = None
+    pipeline_step: str | None = None
     requested_by: str | None = None
     data: dict[str, Any]
 
@@ -158,7 +158,7 @@ def history_entry(event: Any) -> HistoryEntry:
         timestamp=event.timestamp,
         type=type(event).__name__,
         phase=fields.get("phase"),
-        step=fields.get("step"),
+        pipeline_step=fields.get("pipeline_step"),
         requested_by=fields.get("requested_by"),
         data=fields,
     )

@@ -141,13 +141,13 @@ class Generator(Aggregate):
 
     class StepStarted(Event):
         TOPIC = "ffwd:Generator.StepStarted"
-        step: str
+        pipeline_step: str
         attempt: int
         worker: str
         state: str
 
         def apply(self, g: "Generator") -> None:
-            s = g.steps[self.step]
+            s = g.steps[self.pipeline_step]
             s.state, s.attempt, s.worker, s.started_at = (
                 self.state,
                 self.attempt,
@@ -157,25 +157,25 @@ class Generator(Aggregate):
 
     class StepSucceeded(Event):
         TOPIC = "ffwd:Generator.StepSucceeded"
-        step: str
+        pipeline_step: str
         attempt: int
         outputs: dict[str, Any]
         state: str
 
         def apply(self, g: "Generator") -> None:
-            s = g.steps[self.step]
+            s = g.steps[self.pipeline_step]
             s.state, s.outputs, s.ended_at = self.state, self.outputs, self.timestamp
             g.outputs = {**g.outputs, **self.outputs}
 
     class StepFailed(Event):
         TOPIC = "ffwd:Generator.StepFailed"
-        step: str
+        pipeline_step: str
         attempt: int
         error: str
         state: str
 
         def apply(self, g: "Generator") -> None:
-            s = g.steps[self.step]
+            s = g.steps[self.pipeline_step]
             s.state, s.error, s.ended_at = self.state, self.error, self.timestamp
 
     class Succeeded(Event):
@@ -381,7 +381,7 @@ class Generator(Aggregate):
         self._start_if_queued()
         attempt = step.attempt + 1
         self.trigger_event(
-            self.StepStarted, step=step_id, attempt=attempt, worker=worker, state=state
+            self.StepStarted, pipeline_step=step_id, attempt=attempt, worker=worker, state=state
         )
         return attempt
 
@@ -389,7 +389,7 @@ class Generator(Aggregate):
         step = self._runner_step(step_id, attempt, "finish")
         self.trigger_event(
             self.StepSucceeded,
-            step=step_id,
+            pipeline_step=step_id,
             attempt=attempt,
             outputs=dict(outputs),
             state=next_state(STEP_RULES, step.state, "finish"),
@@ -401,7 +401,7 @@ class Generator(Aggregate):
         step = self._runner_step(step_id, attempt, "fail")
         self.trigger_event(
             self.StepFailed,
-            step=step_id,
+            pipeline_step=step_id,
             attempt=attempt,
             error=error,
             state=next_state(STEP_RULES, step.state, "fail"),
@@ -478,7 +478,12 @@ class Generator(Aggregate):
         return state
 
     def _runner_phase(
-        self, phase_id: str, attempt: int, trigger: str, epoch: int = 0, step: int = 0
+        self,
+        phase_id: str,
+        attempt: int,
+        trigger: str,
+        epoch: int | None = None,
+        step: int | None = None,
     ) -> Phase:
         self._require_not_cancelled()
         phase = self.phase(phase_id)
@@ -487,7 +492,7 @@ class Generator(Aggregate):
                 f"attempt {attempt} of phase {phase_id!r} is not the current one ({phase.attempt})"
             )
         self._next_phase_state(phase, trigger)
-        if epoch < phase.epoch or step < phase.step:
+        if epoch is not None and step is not None and (epoch < phase.epoch or step < phase.step):
             raise errors.InvalidTransition(
                 f"phase {phase_id!r} counters cannot go back "
                 f"(epoch {phase.epoch}->{epoch}, step {phase.step}->{step})"

@@ -1,11 +1,32 @@
-"""The generator store on eventsourcing: one Application per store URL."""
+"""The generator store on eventsourcing: one Application per store URL.
 
+Where the time went, and what this module does about it (measured in `benchmarks/`):
+
+- Commands: the library's aggregate cache deep-copies the whole aggregate (spec included) on
+  every get, and its pooled connections wrap each statement in locks and context managers.
+  Here the cache hands out copies of just the parts events change (`_copy`), and an SQLite
+  file is written and read through two plain sqlite3 connections on the library's own table.
+- Reads still see writes from other processes: every `get` fast-forwards the cached aggregate
+  with a SELECT of newer events (one indexed range read, usually empty).
+- Rebuilds: rows are read without per-row `StoredEvent`/`UUID` objects and decoded with the
+  transcoder's own JSON scanner, skipping the library's per-event wrappers (`_Codec`).
+
+Memory, PostgreSQL and in-memory SQLite keep the library's recorder for every statement.
+"""
+
+import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from contextlib import AbstractContextManager, nullcontext, suppress
+from dataclasses import is_dataclass
+from functools import cache
+from typing import Any, get_args, get_origin, get_type_hints
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, StoredEvent
+from eventsourcing.utils import get_topic, resolve_topic
 
 from adapters.storage.urls import persistence_env
 from application.ports import ConcurrentWrite
@@ -13,6 +34,8 @@ from domain.errors import UnknownGenerator
 from domain.generator import Generator
 
 _PAGE = 500
+_LAST = 2**62  # above any version: "no upper bound" in one cached SELECT statement
+Row = tuple[int, str, bytes]  # originator_version, topic, state
 
 
 def project_generator(generator: Generator | None, events: Iterable[Any]) -> Generator | None:
@@ -27,37 +50,311 @@ class _Generators(Application[UUID]):
     name = "ffwd"
 
 
+@cache
+def _parts(cls: type) -> tuple[tuple[str, type], ...]:
+    """The attributes of an aggregate class that hold its parts, by annotation: a dataclass,
+    or a dict or list of dataclasses, e.g. `phases: dict[str, Phase]` -> ("phases", dict)."""
+    found = []
+    for name, hint in get_type_hints(cls).items():
+        args = get_args(hint)
+        if is_dataclass(hint):
+            found.append((name, object))
+        elif get_origin(hint) in (dict, list) and args and is_dataclass(args[-1]):
+            found.append((name, get_origin(hint)))
+    return tuple(found)
+
+
+def _copy_part(part: Any) -> Any:
+    clone = object.__new__(type(part))
+    clone.__dict__.update(part.__dict__)
+    return clone
+
+
+def _copy(aggregate: Generator) -> Generator:
+    """A copy that shares nothing that event bodies change: its own attributes, and its own
+    copies of its parts (the dataclasses its annotations declare, e.g. phases and steps).
+
+    Everything else is shared: plain values recorded from events (spec, outputs, reasons,
+    checkpoints), which event bodies only ever assign, never change in place (ARCHITECTURE.md).
+    A deep copy costs ~100 us here (mostly the spec), this one a few.
+    """
+    state = aggregate.__dict__.copy()
+    for name, holder in _parts(type(aggregate)):
+        value = state.get(name)
+        if value is None:
+            continue
+        if holder is dict:
+            state[name] = {key: _copy_part(part) for key, part in value.items()}
+        elif holder is list:
+            state[name] = [_copy_part(part) for part in value]
+        else:
+            state[name] = _copy_part(value)
+    state["_pending_events"] = []
+    clone = object.__new__(type(aggregate))
+    object.__setattr__(clone, "__dict__", state)
+    return clone
+
+
+class _Cache:
+    """The latest known state of recently used generators, least recently used evicted first.
+
+    Entries are private: handed out only as copies, and read, copied or advanced only under
+    one lock, so threads share them without per-generator locks. A failed save never reaches
+    an entry: only events already stored are applied to it.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[UUID, Generator] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def version(self, generator_id: UUID) -> int | None:
+        with self._lock:
+            generator = self._items.get(generator_id)
+            return None if generator is None else generator.version
+
+    def copy(self, generator_id: UUID) -> Generator | None:
+        with self._lock:
+            generator = self._items.get(generator_id)
+            if generator is None:
+                return None
+            self._items.move_to_end(generator_id)
+            return _copy(generator)
+
+    def adopt(self, generator: Generator) -> None:
+        """Keep `generator` (nobody else may hold it) unless a newer state is already kept."""
+        if self.size <= 0:
+            return
+        with self._lock:
+            current = self._items.get(generator.id)
+            if current is None or current.version < generator.version:
+                self._items[generator.id] = generator
+            self._items.move_to_end(generator.id)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def advance(self, generator_id: UUID, events: Sequence[Any]) -> bool:
+        """Apply stored events to the kept state in place (cheaper than a copy); False when
+        there is no kept state they follow on from."""
+        with self._lock:
+            generator = self._items.get(generator_id)
+            if generator is None:
+                return False
+            new = [e for e in events if e.originator_version > generator.version]
+            if new and new[0].originator_version != generator.version + 1:
+                return False
+            try:
+                project_generator(generator, new)
+            except BaseException:
+                # Half-applied: the entry is no longer any stored version.
+                del self._items[generator_id]
+                raise
+            return True
+
+
+class _Conflict(Exception):
+    """An event at a taken version: another writer saved first."""
+
+
+class _RecorderLog:
+    """Stored events through the library's recorder (memory, PostgreSQL, in-memory SQLite)."""
+
+    def __init__(self, app: _Generators, serialize: bool) -> None:
+        self.recorder = app.recorder
+        # In-memory SQLite: each new pooled connection would open a new, empty database, and
+        # the pool opens one per concurrent reader; one statement at a time keeps to one.
+        self._lock: AbstractContextManager[Any] = threading.Lock() if serialize else nullcontext()
+
+    def rows(self, generator_id: UUID, gt: int = 0, lte: int = _LAST) -> list[Row]:
+        with self._lock:
+            stored = self.recorder.select_events(generator_id, gt=gt, lte=lte)
+        return [(s.originator_version, s.topic, s.state) for s in stored]
+
+    def append(self, generator_id: UUID, rows: list[Row]) -> None:
+        try:
+            with self._lock:
+                self.recorder.insert_events([StoredEvent(generator_id, *row) for row in rows])
+        except IntegrityError:
+            raise _Conflict from None
+
+    def close(self) -> None:
+        pass
+
+
+class _SQLiteLog:
+    """The library's SQLite table through plain sqlite3: one connection for writes and one for
+    reads, each behind a lock. Same table, same rows, same WAL file, so the library's readers
+    (notification log, followers) and other processes see exactly what it would have written."""
+
+    def __init__(self, path: str, timeout: float, table: str = "stored_events") -> None:
+        self._writer = self._connect(path, timeout)
+        self._reader = self._connect(path, timeout)
+        self._write_lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        self._insert = f"INSERT INTO {table} VALUES (?,?,?,?)"
+        self._select = (
+            f"SELECT originator_version, topic, state FROM {table} WHERE originator_id=? "
+            "AND originator_version>? AND originator_version<=? ORDER BY originator_version"
+        )
+
+    @staticmethod
+    def _connect(path: str, timeout: float) -> sqlite3.Connection:
+        # Autocommit (isolation_level=None), as the library's own connections; the file is
+        # already in WAL mode (the library's recorder set it when it created the table).
+        return sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+
+    def settings(self) -> tuple[str, int]:
+        """The writer's journal mode and `synchronous` level (library defaults: wal, 2 = FULL)."""
+        with self._write_lock:
+            journal_mode = self._writer.execute("PRAGMA journal_mode").fetchone()[0]
+            return journal_mode, self._writer.execute("PRAGMA synchronous").fetchone()[0]
+
+    def rows(self, generator_id: UUID, gt: int = 0, lte: int = _LAST) -> list[Row]:
+        with self._read_lock:
+            return self._reader.execute(self._select, (generator_id.hex, gt, lte)).fetchall()
+
+    def append(self, generator_id: UUID, rows: list[Row]) -> None:
+        params = [(generator_id.hex, *row) for row in rows]
+        writer = self._writer
+        with self._write_lock:
+            try:
+                if len(params) == 1:
+                    # A lone INSERT in autocommit mode is its own durable transaction: no
+                    # BEGIN/COMMIT statements to run (the usual command stores one event).
+                    writer.execute(self._insert, params[0])
+                    return
+                writer.execute("BEGIN IMMEDIATE")
+                try:
+                    writer.executemany(self._insert, params)
+                    writer.execute("COMMIT")
+                except BaseException:
+                    if writer.in_transaction:
+                        writer.execute("ROLLBACK")
+                    raise
+            except sqlite3.IntegrityError:
+                raise _Conflict from None
+
+    def close(self) -> None:
+        with self._write_lock, self._read_lock:
+            self._writer.close()
+            self._reader.close()
+
+
+class _Codec:
+    """Domain events to stored rows and back, as the library's `Mapper` does, without its
+    per-event wrappers: JSON is written and read with the transcoder's own encoder settings and
+    object hook (so the same registered transcodings and the same bytes), topics are resolved
+    once per class, and the originator id is the one asked for. Anything unusual (a cipher,
+    compression, another transcoder, odd bytes, upcasting) goes the library's way."""
+
+    def __init__(self, mapper: Mapper[UUID]) -> None:
+        self.mapper = mapper
+        transcoder = mapper.transcoder
+        self.transcoder = transcoder
+        self.plain = not (mapper.cipher or mapper.compressor)
+        json = isinstance(transcoder, JSONTranscoder) and self.plain
+        self._scan = transcoder.decoder.scan_once if json else None  # type: ignore[attr-defined]
+        self._classes: dict[str, type] = {}
+
+    def rows(self, events: list[Any]) -> list[Row]:
+        return [self.row(event) for event in events]
+
+    def row(self, event: Any) -> Row:
+        if not self.plain:
+            stored = self.mapper.to_stored_event(event)
+            return stored.originator_version, stored.topic, stored.state
+        fields = event.__dict__.copy()
+        del fields["originator_id"]
+        version = fields.pop("originator_version")
+        class_version = getattr(type(event), "class_version", 1)
+        if class_version > 1:
+            fields["class_version"] = class_version
+        return version, get_topic(type(event)), self.transcoder.encode(fields)
+
+    def events(self, generator_id: UUID, rows: list[Row]) -> list[Any]:
+        scan, classes, events = self._scan, self._classes, []
+        for version, topic, state in rows:
+            cls = classes.get(topic) or self._class(topic)
+            fields = None
+            if scan is not None and cls is not _UPCAST:
+                text = state.decode("utf8")
+                with suppress(StopIteration, ValueError):
+                    fields, end = scan(text, 0)
+                    if end != len(text) or type(fields) is not dict or "class_version" in fields:
+                        fields = None
+            if fields is None:
+                stored = StoredEvent(generator_id, version, topic, state)
+                events.append(self.mapper.to_domain_event(stored))
+                continue
+            fields["originator_id"] = generator_id
+            fields["originator_version"] = version
+            event = object.__new__(cls)
+            object.__setattr__(event, "__dict__", fields)
+            events.append(event)
+        return events
+
+    def _class(self, topic: str) -> type:
+        """The event class of a topic, or _UPCAST when its events may need upcasting."""
+        cls = resolve_topic(topic)
+        self._classes[topic] = _UPCAST if getattr(cls, "class_version", 1) > 1 else cls
+        return self._classes[topic]
+
+
+class _UPCAST:
+    """Marks an event class with `class_version` > 1: its events are left to the library."""
+
+
 class EventSourcedStore:
-    """GeneratorStore on POPO (memory), SQLite or PostgreSQL, by URL."""
+    """GeneratorStore on POPO (memory), SQLite or PostgreSQL, by URL.
+
+    `cache_size` generators are kept in memory (0: none, every get replays the history).
+    """
 
     def __init__(self, url: str, cache_size: int = 1000) -> None:
         env = persistence_env(url)
-        env["AGGREGATE_CACHE_MAXSIZE"] = str(cache_size)
         self.url = url
-        self.app = _Generators(env=env)
+        self.app = _Generators(env=env)  # creates the table; its recorder serves followers
         self.recorder = self.app.recorder
+        dbname = env.get("SQLITE_DBNAME", "")
+        in_memory = ":memory:" in dbname or "mode=memory" in dbname
+        if dbname and not in_memory:
+            timeout = float(env["SQLITE_LOCK_TIMEOUT"])
+            self._log: _RecorderLog | _SQLiteLog = _SQLiteLog(dbname, timeout)
+        else:
+            self._log = _RecorderLog(self.app, serialize=in_memory)
+        self._codec = _Codec(self.app.mapper)
+        self._cache = _Cache(cache_size)
 
     def get(self, generator_id: UUID, version: int | None = None) -> Generator:
-        try:
-            return self.app.repository.get(
-                generator_id, version=version, projector_func=project_generator
-            )
-        except AggregateNotFoundError:
-            at = "" if version is None else f" at version {version}"
-            raise UnknownGenerator(f"no generator {generator_id}{at}") from None
+        if version is not None:
+            return self._replay(generator_id, lte=version)
+        known = self._cache.version(generator_id)
+        if known is None:
+            generator = self._replay(generator_id)
+            self._cache.adopt(_copy(generator))
+            return generator
+        # Fast-forward: events stored since, e.g. by another process, so reads never lag.
+        newer = self._log.rows(generator_id, gt=known)
+        if newer:
+            self._cache.advance(generator_id, self._codec.events(generator_id, newer))
+        copy = self._cache.copy(generator_id)
+        return self._replay(generator_id) if copy is None else copy
 
     def save(self, generator: Generator) -> Sequence[Any]:
         events = list(generator.collect_events())
         if not events:
             return events
         try:
-            self.app.save(*events)
-        except IntegrityError:
+            self._log.append(generator.id, self._codec.rows(events))
+        except _Conflict:
             raise ConcurrentWrite(str(generator.id)) from None
+        if not self._cache.advance(generator.id, events):
+            # A new generator, or one not kept: keep a copy, as the caller keeps its object.
+            self._cache.adopt(_copy(generator))
         return events
 
     def events(self, generator_id: UUID) -> Sequence[Any]:
-        events = list(self.app.events.get(generator_id))
+        events = self._codec.events(generator_id, self._log.rows(generator_id))
         if not events:
             raise UnknownGenerator(f"no generator {generator_id}")
         return events
@@ -72,5 +369,20 @@ class EventSourcedStore:
                 return ids
             start = page[-1].id + 1
 
+    def sqlite_settings(self) -> tuple[str, int]:
+        """Journal mode and `synchronous` of the SQLite writer (for benchmarks and reports)."""
+        if not isinstance(self._log, _SQLiteLog):
+            raise ValueError(f"{self.url} is not an SQLite file store")
+        return self._log.settings()
+
     def close(self) -> None:
+        self._log.close()
         self.app.close()
+
+    def _replay(self, generator_id: UUID, lte: int = _LAST) -> Generator:
+        events = self._codec.events(generator_id, self._log.rows(generator_id, lte=lte))
+        generator = project_generator(None, events)
+        if generator is None:
+            at = "" if lte == _LAST else f" at version {lte}"
+            raise UnknownGenerator(f"no generator {generator_id}{at}")
+        return generator

@@ -1,0 +1,1 @@
+"""Training engines: the reference engines (numpy) and adapters for real ones."""

@@ -1,0 +1,87 @@
+"""Builds a phase's groups of models from the tables, fresh or from a resumed checkpoint."""
+
+from typing import Any
+
+import numpy as np
+
+from adapters.datasets.csv_tables import read_rows
+from adapters.engines.reference.encoding import fit_encoder, is_identifier
+from adapters.engines.reference.phases import Group, split_rows
+from adapters.engines.reference.tabular import TableModel
+from adapters.engines.reference.text import CharModel, fit_vocabulary
+from application.spec import TableSpec
+
+Rows = list[dict[str, str]]
+
+
+def load_tables(tables: list[TableSpec]) -> dict[str, tuple[list[str], Rows]]:
+    return {t.name: read_rows(t.path) for t in tables}
+
+
+def table_info(tables: list[TableSpec], data: dict[str, tuple[list[str], Rows]]) -> dict:
+    """What synthesis needs to know of the originals: column order and row count."""
+    return {t.name: {"columns": data[t.name][0], "rows": len(data[t.name][1])} for t in tables}
+
+
+def tabular_groups(
+    tables: list[TableSpec], data: dict, fraction: float, seed: int, private: bool
+) -> list[Group]:
+    """One group per table with non-text columns, each with its table model."""
+    groups = []
+    for i, table in enumerate(tables):
+        columns, rows = data[table.name]
+        text = set(table.text_columns or [])
+        kept = [c for c in columns if c not in text]
+        if not kept:
+            continue
+        cells = [[r.get(c) or "" for r in rows] for c in kept]
+        encoders = [fit_encoder(values, private) for values in cells]
+        conditioning = [not is_identifier(values) for values in cells]
+        model = TableModel(f"t{i}", kept, encoders, conditioning)
+        train, val = split_rows(len(rows), fraction, [seed, i])
+        groups.append(Group(table.name, [model], [model.encode(rows)], train, val))
+    return groups
+
+
+def text_groups(
+    table: TableSpec, data: dict, fraction: float, seed: int, private: bool
+) -> list[Group]:
+    """One group with a character model per text column of the table."""
+    columns, rows = data[table.name]
+    text = [c for c in columns if c in set(table.text_columns or [])]
+    if not text:
+        raise ValueError(f"table {table.name!r} has no text columns to train")
+    models, encoded = [], []
+    for j, column in enumerate(text):
+        texts = [r.get(column) or "" for r in rows]
+        longest = max(len(t) for t in texts)
+        model = CharModel(f"c{j}", column, fit_vocabulary(texts, private), longest, [seed, j])
+        models.append(model)
+        encoded.append(model.encode(texts))
+    train, val = split_rows(len(rows), fraction, [seed, 0])
+    return [Group(table.name, models, encoded, train, val)]
+
+
+def resumed_groups(
+    meta: dict[str, Any], arrays: dict[str, np.ndarray], data: dict, fraction: float, seed: int
+) -> list[Group]:
+    """The checkpoint's models over today's rows, with the checkpoint's split when it fits."""
+    groups = []
+    for i, group in enumerate(meta["groups"]):
+        if group["table"] not in data:
+            raise ValueError(f"the checkpoint's table {group['table']!r} is not in this phase")
+        _, rows = data[group["table"]]
+        models, encoded = [], []
+        for m in group["models"]:
+            if "encoders" in m:
+                model = TableModel.from_meta(m, arrays)
+                encoded.append(model.encode(rows))
+            else:
+                model = CharModel.from_meta(m, arrays)
+                encoded.append(model.encode([r.get(model.column) or "" for r in rows]))
+            models.append(model)
+        train, val = arrays[f"split{i}.train"], arrays[f"split{i}.val"]
+        if len(train) + len(val) != len(rows) or max(train.max(), val.max()) >= len(rows):
+            train, val = split_rows(len(rows), fraction, [seed, i])
+        groups.append(Group(group["table"], models, encoded, train, val))
+    return groups

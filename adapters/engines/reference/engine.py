@@ -1,0 +1,133 @@
+"""The reference engine: numpy models, real validation, DP-SGD; trains phases, synthesizes."""
+
+import csv
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from adapters.checkpoints import FileCheckpointStore, safe_component
+from adapters.engines.reference.blas import single_thread_blas
+from adapters.engines.reference.builders import (
+    load_tables,
+    resumed_groups,
+    table_info,
+    tabular_groups,
+    text_groups,
+)
+from adapters.engines.reference.loop import Loop, Start
+from adapters.engines.reference.phases import Phase
+from adapters.engines.reference.tabular import TableModel
+from adapters.engines.reference.text import CharModel
+from application.spec import GeneratorSpec
+from application.training import Control, PhaseJob, PhaseOutcome
+
+TABULAR = "tabular"
+
+
+class ReferenceEngine:
+    """The embedded default engine (numpy only): the `TrainingEngine` port.
+
+    Constructing it sets numpy's OpenBLAS to one thread for the process (see `blas`).
+    """
+
+    name = "reference"
+
+    def __init__(self, checkpoints: FileCheckpointStore) -> None:
+        self.checkpoints = checkpoints
+        single_thread_blas()
+
+    def train(self, job: PhaseJob, control: Control) -> PhaseOutcome:
+        """Train until the control says stop; PhaseInterrupted passes through."""
+        if job.kind not in (TABULAR, "text"):
+            raise ValueError(f"the reference engine has no {job.kind!r} phase")
+        training, private = job.training, job.training.differential_privacy is not None
+        data = load_tables(job.tables)
+        start, arrays = Start(), None
+        if job.resume_from:
+            parent = job.resume_from
+            arrays, meta = self.checkpoints.load(parent["generator"], job.phase_id, parent["id"])
+            if private and "privacy" not in meta:
+                raise ValueError(
+                    "a checkpoint trained without differential privacy cannot "
+                    "continue with it: its privacy is already unbounded"
+                )
+            groups = resumed_groups(meta, arrays, data, training.validation_split, job.seed)
+            saved = meta["checkpoint"]
+            history = meta.get("privacy", {}).get("segments", [])
+            start = Start(saved["epoch"], saved["step"], history, resumed=True)
+        elif job.kind == TABULAR:
+            groups = tabular_groups(job.tables, data, training.validation_split, job.seed, private)
+        else:
+            groups = text_groups(job.tables[0], data, training.validation_split, job.seed, private)
+        phase = Phase(groups, training.batch_size, training.learning_rate)
+        if arrays is not None:
+            phase.optimizer.restore(arrays)
+        extra = {"tables": table_info(job.tables, data)}
+        return Loop(phase, job, self.checkpoints, start, extra).run(control)
+
+    def synthesize(
+        self,
+        generator_id: str,
+        spec: GeneratorSpec,
+        checkpoints: Mapping[str, dict[str, Any]],
+        out_dir: str,
+    ) -> dict[str, str]:
+        """One CSV per table: tabular columns sampled in order, text columns filled in."""
+        loaded = {
+            phase: self.checkpoints.load(generator_id, phase, checkpoint["id"])
+            for phase, checkpoint in checkpoints.items()
+        }
+        if TABULAR not in loaded:
+            raise ValueError("synthesis needs the tabular phase's checkpoint")
+        _, tabular_meta = loaded[TABULAR]
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        paths = {}
+        for i, table in enumerate(spec.tables):
+            info = tabular_meta["tables"][table.name]
+            n = spec.synthesis.rows.get(table.name, info["rows"])
+            rng = np.random.default_rng([tabular_meta["seed"], i])
+            cells = self._sample_table(table.name, n, rng, loaded)
+            missing = [c for c in info["columns"] if c not in cells]
+            if missing:
+                raise ValueError(f"no model for columns {missing} of table {table.name!r}")
+            path = Path(out_dir) / f"{safe_component(table.name, 'table name')}.csv"
+            _write_csv(path, info["columns"], cells)
+            paths[table.name] = str(path)
+        return paths
+
+    def discard(self, generator_id: str) -> None:
+        self.checkpoints.delete_generator(generator_id)
+
+    @staticmethod
+    def _sample_table(table: str, n: int, rng, loaded) -> dict[str, list[str]]:
+        cells: dict[str, list[str]] = {}
+        for phase in (TABULAR, f"text:{table}"):
+            if phase not in loaded:
+                continue
+            arrays, meta = loaded[phase]
+            for group in meta["groups"]:
+                if group["table"] != table:
+                    continue
+                for m in group["models"]:
+                    if "encoders" in m:
+                        cells |= TableModel.from_meta(m, arrays).sample(n, rng)
+                    else:
+                        cells[m["column"]] = CharModel.from_meta(m, arrays).sample(n, rng)
+        return cells
+
+
+def _write_csv(path: Path, columns: list[str], cells: dict[str, list[str]]) -> None:
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(columns)
+            writer.writerows(zip(*(cells[c] for c in columns), strict=True) if columns else [])
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

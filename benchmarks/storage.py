@@ -1,0 +1,170 @@
+"""Storage benchmarks: commands on SQLite, rebuilding 10,000 events, views on long histories."""
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+
+from adapters.storage.event_store import EventSourcedStore
+from adapters.storage.urls import persistence_env
+from application.views import view_of
+from benchmarks.fixtures import EVENTS_BEFORE_PROGRESS, Training, sqlite_service
+from benchmarks.results import Record
+from benchmarks.timing import alternating, median
+
+
+def run(folder: Path, scale: float = 1.0) -> list[Record]:
+    def scaled(n: int) -> int:
+        return max(3, round(n * scale))
+
+    return [
+        commands_on_sqlite(folder / "commands", scaled(1000)),
+        rebuild(folder / "rebuild", scaled(7)),
+        view_cost(folder / "views", scaled(1000)),
+    ]
+
+
+class _RawSQLite:
+    """The physical floor: plain sqlite3 inserting given rows, one durable transaction each."""
+
+    def __init__(self, path: Path, create_table: list[str], synchronous: int) -> None:
+        self.connection = sqlite3.connect(path, isolation_level=None)
+        self.journal_mode = self.connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        self.connection.execute(f"PRAGMA synchronous={int(synchronous)}")
+        self.synchronous = self.connection.execute("PRAGMA synchronous").fetchone()[0]
+        for statement in create_table:
+            self.connection.execute(statement)
+
+    def insert(self, row: tuple[Any, ...]) -> None:
+        # Autocommit: a lone INSERT is its own transaction, the cheapest durable write.
+        self.connection.execute("INSERT INTO stored_events VALUES (?,?,?,?)", row)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def commands_on_sqlite(folder: Path, calls: int) -> Record:
+    """`record_progress` through the service, one command per durable transaction, against
+    raw sqlite3 inserting rows those commands stored (same bytes, same table), one each."""
+    folder.mkdir(parents=True)
+    service = sqlite_service(folder)
+    store = service.store
+    training = Training(service, folder)
+    for _ in range(calls):  # warm-up, and the rows the raw side will insert
+        training.report()
+    with sqlite3.connect(folder / "store.db") as stored:
+        rows = stored.execute(
+            "SELECT * FROM stored_events WHERE originator_version > ? ORDER BY rowid",
+            (EVENTS_BEFORE_PROGRESS,),
+        ).fetchall()
+    stored.close()
+    journal_mode, synchronous = store.sqlite_settings()
+    raw = _RawSQLite(folder / "raw.db", store.recorder.create_table_statements, synchronous)
+    assert (journal_mode, synchronous) == (raw.journal_mode, raw.synchronous)
+    next_row = iter(rows).__next__
+
+    ffwd_s, raw_s = alternating(calls, training.report, lambda: raw.insert(next_row()))
+    raw.close()
+    store.close()
+    ffwd, floor = median(ffwd_s), median(raw_s)
+    setting = f"journal_mode={journal_mode}, synchronous={synchronous}"
+    return Record(
+        name="commands_sqlite",
+        line=(
+            f"commands/s sqlite ({setting}): ffwd {1 / ffwd:,.0f}/s "
+            f"vs raw sqlite3 {1 / floor:,.0f}/s"
+        ),
+        measured=1 / ffwd,
+        reference=1 / floor,
+        unit="commands/s",
+        ratio=floor / ffwd,
+        op=">=",
+        target=0.8,
+        details={
+            "journal_mode": journal_mode,
+            "synchronous": synchronous,
+            "calls": calls,
+            "method": "calls alternate one by one; rate = 1 / median seconds per call",
+            "ffwd_median_us": ffwd * 1e6,
+            "raw_median_us": floor * 1e6,
+            "overhead_us": (ffwd - floor) * 1e6,
+        },
+    )
+
+
+def rebuild(folder: Path, rounds: int, events: int = 10_000) -> Record:
+    """A generator rebuilt from its whole history: the store with no cache against
+    eventsourcing's default repository and projector (`project_aggregate`), same stored events."""
+    folder.mkdir(parents=True)
+    service = sqlite_service(folder)
+    training = Training(service, folder)
+    training.grow_to(events)
+    url = f"sqlite:///{folder / 'store.db'}"
+    cold = EventSourcedStore(url, cache_size=0)
+    library = Application[UUID](env=persistence_env(url))
+    ours, theirs = cold.get(training.id), library.repository.get(training.id)
+    assert ours.version == theirs.version == events
+    assert view_of(ours) == view_of(theirs)
+
+    ffwd_s, default_s = alternating(
+        rounds, lambda: cold.get(training.id), lambda: library.repository.get(training.id)
+    )
+    cold.close()
+    library.close()
+    service.store.close()
+    ffwd, default = median(ffwd_s), median(default_s)
+    return Record(
+        name="rebuild_10k",
+        line=(
+            f"rebuild {events:,} events: ffwd {ffwd * 1e3:.0f} ms "
+            f"vs eventsourcing default projector {default * 1e3:.0f} ms"
+        ),
+        measured=ffwd * 1e3,
+        reference=default * 1e3,
+        unit="ms",
+        ratio=default / ffwd,
+        op=">=",
+        target=3.0,
+        details={
+            "events": events,
+            "rounds": rounds,
+            "method": "rebuilds alternate; ratio = default median / ffwd median (speed-up)",
+            "ffwd_s": ffwd_s,
+            "default_s": default_s,
+        },
+    )
+
+
+def view_cost(folder: Path, calls: int) -> Record:
+    """`get_view` through the service on SQLite: a generator with 1,000 events against one
+    with 10, each read repeatedly as a panel polling them would."""
+    folder.mkdir(parents=True)
+    service = sqlite_service(folder)
+    small, big = Training(service, folder, "small"), Training(service, folder, "big")
+    small.grow_to(10)
+    big.grow_to(1000)
+    big_s, small_s = alternating(
+        calls, lambda: service.get_view(big.id), lambda: service.get_view(small.id)
+    )
+    service.store.close()
+    big_view, small_view = median(big_s), median(small_s)
+    return Record(
+        name="view_1000_vs_10",
+        line=(
+            f"get_view sqlite: 1,000 events {big_view * 1e6:.0f} us "
+            f"vs 10 events {small_view * 1e6:.0f} us"
+        ),
+        measured=big_view * 1e6,
+        reference=small_view * 1e6,
+        unit="us per view",
+        ratio=big_view / small_view,
+        op="<=",
+        target=1.5,
+        details={
+            "calls": calls,
+            "method": "views alternate one by one; ratio of median seconds per view",
+            "first_view_us": {"big": big_s[0] * 1e6, "small": small_s[0] * 1e6},
+        },
+    )

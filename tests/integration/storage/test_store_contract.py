@@ -1,0 +1,441 @@
+"""The GeneratorStore contract, run against every adapter: memory, SQLite and PostgreSQL.
+
+Each test gets a fresh store (a new SQLite file, a new PostgreSQL database), so every
+assertion can be exact. The service is driven end to end on each store as well.
+"""
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from adapters.container import build_service
+from adapters.storage.event_store import EventSourcedStore, project_generator
+from application.ports import ConcurrentWrite, GeneratorStore
+from application.service import GeneratorService
+from application.views import view_of
+from domain import errors
+from domain.generator import Generator
+
+STORES = [
+    pytest.param("memory", id="memory"),
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
+PERSISTENT = STORES[1:]
+
+
+def url_for(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if kind == "memory":
+        return "memory://"
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path}/store.db"
+    return request.getfixturevalue("fresh_postgres_url")  # starts the server on demand
+
+
+@pytest.fixture(params=STORES)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return url_for(request.param, request, tmp_path)
+
+
+@pytest.fixture(params=PERSISTENT)
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store URL that two store objects (two processes, in real life) can share."""
+    return url_for(request.param, request, tmp_path)
+
+
+@pytest.fixture
+def open_store() -> Iterator[Callable[[str], EventSourcedStore]]:
+    opened: list[EventSourcedStore] = []
+
+    def open_(url: str) -> EventSourcedStore:
+        opened.append(EventSourcedStore(url))
+        return opened[-1]
+
+    yield open_
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(store_url: str, open_store: Callable[[str], EventSourcedStore]) -> EventSourcedStore:
+    return open_store(store_url)
+
+
+@pytest.fixture
+def open_service(tmp_path: Path) -> Iterator[Callable[[str], GeneratorService]]:
+    opened: list[GeneratorService] = []
+
+    def open_(url: str) -> GeneratorService:
+        opened.append(build_service(store=url, data=str(tmp_path / "data")))
+        return opened[-1]
+
+    yield open_
+    for svc in opened:
+        svc.store.close()
+
+
+def new_generator(name: str = "g") -> Generator:
+    return Generator.create(
+        name=name,
+        kind="training",
+        spec={"name": name, "nested": {"list": [1, 2.5, None, "x"], "flag": True}},
+        text_tables=["customers"],
+        parent=UUID("12345678-1234-5678-1234-567812345678"),
+        resume_from={"tabular": {"id": "ck-parent", "epoch": 3, "step": 30, "val_loss": 1.5}},
+    )
+
+
+CHECKPOINT = {"id": "ck-1", "epoch": 1, "step": 9, "val_loss": 1.875}
+
+# (command on the aggregate, the event types it stores), applied one save at a time.
+SCRIPT: list[tuple[Callable[[Generator], Any], list[str]]] = [
+    (lambda g: g.request_stop("text:customers", "alice"), ["StopRequested"]),
+    (lambda g: g.start_phase("tabular", "w1"), ["Started", "PhaseStarted"]),
+    (
+        lambda g: g.record_progress(
+            "tabular", 1, epoch=1, step=10, elapsed_s=1.5, val_loss=2.5, epsilon=0.25
+        ),
+        ["PhaseProgressed"],
+    ),
+    (lambda g: g.request_stop("tabular", "bob"), ["StopRequested"]),
+    (
+        lambda g: g.finish_phase(
+            "tabular",
+            1,
+            reasons=["early_stopped"],
+            checkpoint=CHECKPOINT,
+            epoch=1,
+            step=12,
+            elapsed_s=2.0,
+            val_loss=2.25,
+        ),
+        ["PhaseSucceeded"],
+    ),
+    (lambda g: g.start_phase("text:customers", "w2"), ["PhaseStarted"]),
+    (lambda g: g.cancel("carol"), ["Cancelled"]),
+]
+SCRIPT_TYPES = ["Created"] + [t for _, types in SCRIPT for t in types]
+
+
+def run_script(store: GeneratorStore) -> UUID:
+    """Create a generator and apply SCRIPT through `store`, one get/command/save per step."""
+    generator = new_generator()
+    assert [type(e).__name__ for e in store.save(generator)] == ["Created"]
+    for command, types in SCRIPT:
+        current = store.get(generator.id)
+        command(current)
+        assert [type(e).__name__ for e in store.save(current)] == types
+    return generator.id
+
+
+def state_of(g: Generator) -> dict[str, Any]:
+    """Everything an aggregate holds, pending events aside."""
+    return {k: v for k, v in vars(g).items() if k != "_pending_events"}
+
+
+# The store port.
+
+
+def test_every_adapter_is_a_generator_store(store: EventSourcedStore) -> None:
+    assert isinstance(store, GeneratorStore)
+
+
+def test_round_trip_keeps_the_whole_state(store: EventSourcedStore) -> None:
+    generator = new_generator()
+    generator.request_stop("text:customers", "alice")
+    generator.start_phase("tabular", "w1")
+    saved = store.save(generator)
+    assert [e.originator_version for e in saved] == [1, 2, 3, 4]
+    assert store.save(generator) == []  # nothing pending, nothing written
+
+    loaded = store.get(generator.id)
+    assert state_of(loaded) == state_of(generator)
+    assert loaded.version == 4
+    assert loaded.parent == UUID("12345678-1234-5678-1234-567812345678")
+    assert loaded.spec == {"name": "g", "nested": {"list": [1, 2.5, None, "x"], "flag": True}}
+    assert loaded.phases["tabular"].resume_from == {
+        "id": "ck-parent",
+        "epoch": 3,
+        "step": 30,
+        "val_loss": 1.5,
+    }
+    assert loaded.phases["tabular"].state == "running"
+    assert loaded.phases["text:customers"].stop_requested is True
+    assert loaded.created_on.utcoffset() == timedelta(0)
+
+
+def test_get_at_version_is_the_state_of_the_first_n_events(store: EventSourcedStore) -> None:
+    gid = run_script(store)
+    events = store.events(gid)
+    assert len(events) == len(SCRIPT_TYPES) == 9
+    for n in range(1, 10):
+        at_n = store.get(gid, version=n)
+        assert at_n.version == n
+        assert state_of(at_n) == state_of(project_generator(None, events[:n]))
+    assert store.get(gid, version=1).state == "queued"
+    assert store.get(gid, version=1).phases["text:customers"].stop_requested is False
+    assert store.get(gid, version=2).phases["text:customers"].stop_requested is True
+    assert store.get(gid, version=6).phases["tabular"].state == "stopping"
+    assert store.get(gid, version=7).phases["tabular"].checkpoint == CHECKPOINT
+    assert store.get(gid, version=8).phases["text:customers"].state == "stopping"
+    latest = store.get(gid)
+    assert latest.state == "cancelled"
+    assert latest.phases["tabular"].checkpoint is None
+    assert state_of(store.get(gid, version=9)) == state_of(latest)
+
+
+def test_events_are_every_stored_event_oldest_first(store: EventSourcedStore) -> None:
+    gid = run_script(store)
+    events = store.events(gid)
+    assert [type(e).__name__ for e in events] == SCRIPT_TYPES
+    assert [e.originator_version for e in events] == list(range(1, 10))
+    assert {e.originator_id for e in events} == {gid}
+    assert [e.timestamp for e in events] == sorted(e.timestamp for e in events)
+    pre_queued, progressed, stopped, succeeded = events[1], events[4], events[5], events[6]
+    assert (pre_queued.phase, pre_queued.requested_by) == ("text:customers", "alice")
+    assert (pre_queued.phase_state_then, pre_queued.state) == ("pending", "pending")
+    assert (progressed.epoch, progressed.step, progressed.val_loss) == (1, 10, 2.5)
+    assert progressed.epsilon == 0.25
+    assert (stopped.requested_by, stopped.phase_state_then, stopped.state) == (
+        "bob",
+        "running",
+        "stopping",
+    )
+    assert succeeded.reasons == ["manually_stopped", "early_stopped"]
+    assert succeeded.checkpoint == CHECKPOINT
+    assert events[8].discarded_checkpoints == ["ck-1"]
+    assert events[8].aborted == ["text:customers", "synthesis", "report"]
+
+
+def test_generator_ids_are_oldest_first(store: EventSourcedStore) -> None:
+    assert store.generator_ids() == []
+    a, b, c = new_generator("a"), new_generator("b"), new_generator("c")
+    store.save(a)
+    store.save(b)
+    later = store.get(a.id)
+    later.cancel("x")  # a later event of an older generator does not move it
+    store.save(later)
+    store.save(c)
+    assert store.generator_ids() == [a.id, b.id, c.id]
+
+
+def test_generator_ids_pages_past_500(store: EventSourcedStore) -> None:
+    ids = []
+    for i in range(1200):  # more than two pages of 500
+        generator = new_generator(f"g{i}")
+        store.save(generator)
+        ids.append(generator.id)
+        if i % 400 == 0:  # other events in between do not disturb the paging
+            generator.request_stop("tabular", "x")
+            store.save(generator)
+    assert store.generator_ids() == ids
+
+
+def test_absent_generators_and_versions_are_unknown(store: EventSourcedStore) -> None:
+    gid = run_script(store)
+    absent = uuid4()
+    with pytest.raises(errors.UnknownGenerator) as raised:
+        store.get(absent)
+    assert raised.value.code == "unknown_generator"
+    with pytest.raises(errors.UnknownGenerator):
+        store.get(absent, version=1)
+    with pytest.raises(errors.UnknownGenerator):
+        store.events(absent)
+    with pytest.raises(errors.UnknownGenerator):
+        store.get(gid, version=0)
+
+
+def test_a_version_after_the_latest_is_unknown(store: EventSourcedStore) -> None:
+    """Asking for version 10 of a 9-event history must not silently answer version 9."""
+    gid = run_script(store)
+    with pytest.raises(errors.UnknownGenerator):
+        store.get(gid, version=10)
+
+
+def test_conflicting_saves_raise_concurrent_write(store: EventSourcedStore) -> None:
+    generator = new_generator()
+    store.save(generator)
+    first, second = store.get(generator.id), store.get(generator.id)
+    first.request_stop("tabular", "alice")
+    second.cancel("bob")
+    store.save(first)
+    with pytest.raises(ConcurrentWrite):
+        store.save(second)
+    assert [type(e).__name__ for e in store.events(generator.id)] == ["Created", "StopRequested"]
+    latest = store.get(generator.id)
+    assert (latest.version, latest.state) == (2, "queued")
+    assert latest.phases["tabular"].stop_requested is True
+
+
+def test_a_command_that_raises_writes_nothing(
+    store_url: str, open_service: Callable[[str], GeneratorService], sample_spec: dict
+) -> None:
+    svc = open_service(store_url)
+    gid = svc.create_generator(sample_spec)
+    svc.get_view(gid)  # the store now caches the generator
+
+    def stop_then_fail(g: Generator) -> None:
+        assert g.request_stop("tabular", "alice") is True
+        raise RuntimeError("the command changed its mind")
+
+    with pytest.raises(RuntimeError):
+        svc.execute(gid, stop_then_fail)
+    attempt = svc.start_phase(gid, "tabular", "w1")
+    with pytest.raises(errors.StaleRunner):
+        svc.record_progress(gid, "tabular", attempt + 1, epoch=1, step=1, elapsed_s=0.1)
+    with pytest.raises(errors.InvalidTransition):
+        svc.start_phase(gid, "tabular", "w2")
+    with pytest.raises(errors.UnknownPhase):
+        svc.request_stop(gid, "text:nope")
+
+    assert [e.type for e in svc.history(gid)] == ["Created", "Started", "PhaseStarted"]
+    view = svc.get_view(gid)
+    assert view.version == 3
+    assert [(p.id, p.state, p.stop_requested) for p in view.phases] == [
+        ("tabular", "running", False),
+        ("text:customers", "pending", False),
+    ]
+
+
+# The service, end to end, on each store.
+
+
+def test_service_lifecycle_end_to_end(
+    store_url: str, open_service: Callable[[str], GeneratorService], sample_spec: dict
+) -> None:
+    svc = open_service(store_url)
+    gid = svc.create_generator(sample_spec)
+    view = svc.get_view(gid)
+    assert (view.name, view.kind, view.state, view.version) == (
+        "customers-demo",
+        "training",
+        "queued",
+        1,
+    )
+    assert [(p.id, p.kind, p.table, p.state) for p in view.phases] == [
+        ("tabular", "tabular", None, "pending"),
+        ("text:customers", "text", "customers", "pending"),
+    ]
+    assert [(s.id, s.state) for s in view.steps] == [
+        ("synthesis", "pending"),
+        ("report", "pending"),
+    ]
+    assert svc.resolve(str(gid)[:8]) == gid
+    assert [s.id for s in svc.list_generators()] == [gid]
+
+    view = svc.request_stop(gid, "text:customers", requested_by="alice")  # pre-queued
+    assert (view.phases[1].state, view.phases[1].stop_requested, view.version) == (
+        "pending",
+        True,
+        2,
+    )
+    assert svc.start_phase(gid, "tabular", "w1") == 1
+    assert svc.get_view(gid).state == "running"
+    svc.record_progress(gid, "tabular", 1, epoch=1, step=10, elapsed_s=1.5, val_loss=2.5)
+    view = svc.request_stop(gid, "tabular", requested_by="bob")  # while running
+    assert (view.phases[0].state, view.version) == ("stopping", 6)
+    assert svc.request_stop(gid, "tabular", requested_by="bob").version == 6  # no-op
+    reasons = svc.finish_phase(
+        gid,
+        "tabular",
+        1,
+        reasons=["early_stopped"],
+        checkpoint=CHECKPOINT,
+        epoch=1,
+        step=12,
+        elapsed_s=2.0,
+        val_loss=2.25,
+    )
+    assert reasons == ["manually_stopped", "early_stopped"]
+    tabular = svc.get_view(gid).phases[0]
+    assert (tabular.state, tabular.reasons, tabular.epoch, tabular.step) == (
+        "succeeded",
+        ["manually_stopped", "early_stopped"],
+        1,
+        12,
+    )
+    assert tabular.checkpoint is not None
+    assert tabular.checkpoint.model_dump() == CHECKPOINT
+    assert svc.start_phase(gid, "text:customers", "w2") == 1
+    assert svc.get_view(gid).phases[1].state == "stopping"  # the pre-queued stop applies
+
+    view = svc.cancel(gid, requested_by="carol")
+    assert (view.state, view.version) == ("cancelled", 9)
+    assert [(p.state, p.checkpoint) for p in view.phases] == [
+        ("succeeded", None),
+        ("cancelled", None),
+    ]
+    assert [s.state for s in view.steps] == ["cancelled", "cancelled"]
+    assert svc.cancel(gid, requested_by="carol").version == 9  # idempotent: no event
+    with pytest.raises(errors.GeneratorCancelled):
+        svc.request_stop(gid, "text:customers")
+
+    history = svc.history(gid)
+    assert [(h.version, h.type, h.phase, h.requested_by) for h in history] == [
+        (1, "Created", None, None),
+        (2, "StopRequested", "text:customers", "alice"),
+        (3, "Started", None, None),
+        (4, "PhaseStarted", "tabular", None),
+        (5, "PhaseProgressed", "tabular", None),
+        (6, "StopRequested", "tabular", "bob"),
+        (7, "PhaseSucceeded", "tabular", None),
+        (8, "PhaseStarted", "text:customers", None),
+        (9, "Cancelled", None, "carol"),
+    ]
+    assert all(h.timestamp.utcoffset() == timedelta(0) for h in history)
+    assert [h.timestamp for h in history] == sorted(h.timestamp for h in history)
+    assert history[5].data["phase_state_then"] == "running"
+    assert history[6].data["checkpoint"] == CHECKPOINT
+    assert history[8].data["discarded_checkpoints"] == ["ck-1"]
+
+    events = svc.store.events(gid)
+    for n in range(1, 10):
+        assert svc.get_view(gid, at_version=n) == view_of(project_generator(None, events[:n]))
+    assert svc.get_view(gid, at_version=9) == svc.get_view(gid)
+    assert svc.get_view(gid, at_version=5).phases[0].step == 10
+
+
+def test_a_second_store_sees_what_the_first_wrote(
+    shared_url: str, open_service: Callable[[str], GeneratorService], sample_spec: dict
+) -> None:
+    first = open_service(shared_url)
+    gid = first.create_generator(sample_spec)
+    assert first.get_view(gid).version == 1  # cached in the first store now
+
+    second = open_service(shared_url)
+    assert second.store.generator_ids() == [gid]
+    assert second.get_view(gid) == first.get_view(gid)
+    second.request_stop(gid, "tabular", requested_by="bob")
+
+    seen = first.get_view(gid)  # the cached copy is brought up to date
+    assert (seen.version, seen.phases[0].stop_requested) == (2, True)
+    first.start_phase(gid, "tabular", "w1")  # written from a copy that was stale
+    assert second.get_view(gid).phases[0].state == "stopping"
+    assert [h.type for h in second.history(gid)] == [
+        "Created",
+        "StopRequested",
+        "Started",
+        "PhaseStarted",
+    ]
+    other = second.create_generator(sample_spec)
+    assert [s.id for s in first.list_generators()] == [other, gid]
+
+
+def test_conflicting_saves_through_two_stores(
+    shared_url: str, open_store: Callable[[str], EventSourcedStore]
+) -> None:
+    one, two = open_store(shared_url), open_store(shared_url)
+    generator = new_generator()
+    one.save(generator)
+    from_one, from_two = one.get(generator.id), two.get(generator.id)
+    from_two.cancel("bob")
+    two.save(from_two)
+    from_one.request_stop("tabular", "alice")
+    with pytest.raises(ConcurrentWrite):
+        one.save(from_one)
+    assert [type(e).__name__ for e in one.events(generator.id)] == ["Created", "Cancelled"]
+    assert one.get(generator.id).state == "cancelled"
