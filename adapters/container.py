@@ -1,10 +1,16 @@
 """The composition root: which adapters serve which ports, chosen from configuration."""
 
+import socket
+
 from dependency_injector import containers, providers
 
+from adapters.checkpoints import FileCheckpointStore
 from adapters.datasets.csv_tables import CsvDatasets
+from adapters.engines.reference.engine import ReferenceEngine
+from adapters.report.writer import QualityReport
 from adapters.storage.event_store import EventSourcedStore
 from adapters.storage.urls import DEFAULT_STORE
+from adapters.workspace import FileWorkspace
 from application.service import GeneratorService
 
 DEFAULT_DATA = ".ffwd/data"
@@ -14,12 +20,30 @@ class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
     store = providers.Singleton(EventSourcedStore, url=config.store)
     datasets = providers.Singleton(CsvDatasets)
-    service = providers.Singleton(GeneratorService, store=store, datasets=datasets)
+    checkpoints = providers.Singleton(FileCheckpointStore, root=config.data)
+    engines = providers.Dict(reference=providers.Singleton(ReferenceEngine, checkpoints))
+    reports = providers.Singleton(QualityReport)
+    workspace = providers.Singleton(FileWorkspace, root=config.data)
+    service = providers.Singleton(
+        GeneratorService,
+        store=store,
+        datasets=datasets,
+        engines=engines,
+        reports=reports,
+        workspace=workspace,
+        worker=config.worker,
+    )
 
 
 def build_container(store: str | None = None, data: str | None = None) -> Container:
     container = Container()
-    container.config.from_dict({"store": store or DEFAULT_STORE, "data": data or DEFAULT_DATA})
+    container.config.from_dict(
+        {
+            "store": store or DEFAULT_STORE,
+            "data": data or DEFAULT_DATA,
+            "worker": socket.gethostname(),
+        }
+    )
     return container
 
 

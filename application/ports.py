@@ -51,3 +51,14 @@ class Datasets(Protocol):
 
 
 EventListener = Callable[[Sequence[Any]], None]
+
+
+@runtime_checkable
+class Workspace(Protocol):
+    """Where a generator's outputs (synthetic tables, reports) are written."""
+
+    def outputs_dir(self, generator_id: str) -> str:
+        """The generator's own output folder, created if needed."""
+
+    def discard(self, generator_id: str) -> None:
+        """Delete every output of the generator (cancel)."""

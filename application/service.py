@@ -4,19 +4,22 @@ import copy
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
+from application.orchestrator import Orchestrator
 from application.ports import (
     ConcurrentWrite,
     DatasetProblem,
     Datasets,
     EventListener,
     GeneratorStore,
+    Workspace,
 )
 from application.spec import GeneratorSpec, parse_spec
+from application.training import ReportWriter, TrainingEngine
 from application.views import (
     GeneratorSummary,
     GeneratorView,
@@ -35,11 +38,42 @@ _HEX_PREFIX = re.compile(r"^[0-9a-f-]+$")
 
 
 class GeneratorService:
-    def __init__(self, store: GeneratorStore, datasets: Datasets, *, max_retries: int = 20) -> None:
+    def __init__(
+        self,
+        store: GeneratorStore,
+        datasets: Datasets,
+        *,
+        engines: Mapping[str, TrainingEngine] | None = None,
+        reports: ReportWriter | None = None,
+        workspace: Workspace | None = None,
+        worker: str = "local",
+        max_retries: int = 20,
+    ) -> None:
         self.store = store
         self.datasets = datasets
+        self.engines = dict(engines or {})
+        self.reports = reports
+        self.workspace = workspace
+        self.worker = worker
         self.max_retries = max_retries
         self._listeners: list[EventListener] = []
+
+    # Running generators.
+
+    def run(self, generator: UUID | str, *, progress_interval_s: float = 1.0) -> GeneratorView:
+        """Execute the generator's pipeline in this process, blocking; returns the final view."""
+        generator_id = self.resolve(generator)
+        if self.reports is None or self.workspace is None:
+            raise errors.NotApplicable("this service was built without engines to run generators")
+        Orchestrator(
+            self,
+            self.engines,
+            self.reports,
+            self.workspace,
+            worker=self.worker,
+            progress_interval_s=progress_interval_s,
+        ).run(generator_id)
+        return self.get_view(generator_id)
 
     # Creating generators.
 

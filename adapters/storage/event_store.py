@@ -14,6 +14,8 @@ Where the time went, and what this module does about it (measured in `benchmarks
 Memory, PostgreSQL and in-memory SQLite keep the library's recorder for every statement.
 """
 
+import itertools
+import json
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -21,6 +23,11 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import is_dataclass
 from functools import cache
+from json.encoder import (  # type: ignore[attr-defined]
+    c_make_encoder,
+    encode_basestring,
+    encode_basestring_ascii,
+)
 from typing import Any, get_args, get_origin, get_type_hints
 from uuid import UUID
 
@@ -35,6 +42,7 @@ from domain.generator import Generator
 
 _PAGE = 500
 _LAST = 2**62  # above any version: "no upper bound" in one cached SELECT statement
+_UNVERIFIED = -1  # the epoch of a kept generator not yet checked against the log
 Row = tuple[int, str, bytes]  # originator_version, topic, state
 
 
@@ -95,60 +103,72 @@ def _copy(aggregate: Generator) -> Generator:
     return clone
 
 
+class _Entry:
+    """A kept generator, and the epoch at which it was last known to be the latest state."""
+
+    __slots__ = ("epoch", "generator")
+
+    def __init__(self, generator: Generator, epoch: int) -> None:
+        self.generator, self.epoch = generator, epoch
+
+
 class _Cache:
     """The latest known state of recently used generators, least recently used evicted first.
 
-    Entries are private: handed out only as copies, and read, copied or advanced only under
-    one lock, so threads share them without per-generator locks. A failed save never reaches
-    an entry: only events already stored are applied to it.
+    Kept generators are private: handed out only as copies, and read, copied or advanced only
+    under one lock, so threads share them without per-generator locks. A failed save never
+    reaches them: only events already stored are applied.
     """
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._items: OrderedDict[UUID, Generator] = OrderedDict()
+        self._items: OrderedDict[UUID, _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
-    def version(self, generator_id: UUID) -> int | None:
+    def state(self, generator_id: UUID) -> tuple[int, int] | None:
+        """The kept version and the epoch it was last known to be the latest at."""
         with self._lock:
-            generator = self._items.get(generator_id)
-            return None if generator is None else generator.version
+            entry = self._items.get(generator_id)
+            return None if entry is None else (entry.generator.version, entry.epoch)
 
-    def copy(self, generator_id: UUID) -> Generator | None:
+    def copy(self, generator_id: UUID, verified_at: int | None = None) -> Generator | None:
         with self._lock:
-            generator = self._items.get(generator_id)
-            if generator is None:
+            entry = self._items.get(generator_id)
+            if entry is None:
                 return None
+            if verified_at is not None:
+                entry.epoch = max(entry.epoch, verified_at)
             self._items.move_to_end(generator_id)
-            return _copy(generator)
+            return _copy(entry.generator)
 
-    def adopt(self, generator: Generator) -> None:
+    def adopt(self, generator: Generator, epoch: int) -> None:
         """Keep `generator` (nobody else may hold it) unless a newer state is already kept."""
         if self.size <= 0:
             return
         with self._lock:
-            current = self._items.get(generator.id)
-            if current is None or current.version < generator.version:
-                self._items[generator.id] = generator
+            entry = self._items.get(generator.id)
+            if entry is None or entry.generator.version < generator.version:
+                self._items[generator.id] = _Entry(generator, epoch)
             self._items.move_to_end(generator.id)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
     def advance(self, generator_id: UUID, events: Sequence[Any]) -> bool:
         """Apply stored events to the kept state in place (cheaper than a copy); False when
-        there is no kept state they follow on from."""
+        there is no kept state they follow on from, or they fail to apply (then none is kept:
+        the next get replays, and reports any error)."""
         with self._lock:
-            generator = self._items.get(generator_id)
-            if generator is None:
+            entry = self._items.get(generator_id)
+            if entry is None:
                 return False
-            new = [e for e in events if e.originator_version > generator.version]
-            if new and new[0].originator_version != generator.version + 1:
+            new = [e for e in events if e.originator_version > entry.generator.version]
+            if new and new[0].originator_version != entry.generator.version + 1:
                 return False
             try:
-                project_generator(generator, new)
-            except BaseException:
-                # Half-applied: the entry is no longer any stored version.
-                del self._items[generator_id]
-                raise
+                project_generator(entry.generator, new)
+            except Exception:
+                del self._items[generator_id]  # half-applied: no longer any stored version
+                return False
             return True
 
 
@@ -164,6 +184,12 @@ class _RecorderLog:
         # In-memory SQLite: each new pooled connection would open a new, empty database, and
         # the pool opens one per concurrent reader; one statement at a time keeps to one.
         self._lock: AbstractContextManager[Any] = threading.Lock() if serialize else nullcontext()
+        self._epochs = itertools.count()
+
+    def epoch(self) -> int:
+        """A new epoch on every call: with no cheap way to tell whether others wrote, every
+        get looks for newer events."""
+        return next(self._epochs)
 
     def rows(self, generator_id: UUID, gt: int = 0, lte: int = _LAST) -> list[Row]:
         with self._lock:
@@ -191,6 +217,7 @@ class _SQLiteLog:
         self._reader = self._connect(path, timeout)
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
+        self._data_version, self._epoch = -1, 0
         self._insert = f"INSERT INTO {table} VALUES (?,?,?,?)"
         self._select = (
             f"SELECT originator_version, topic, state FROM {table} WHERE originator_id=? "
@@ -208,6 +235,17 @@ class _SQLiteLog:
         with self._write_lock:
             journal_mode = self._writer.execute("PRAGMA journal_mode").fetchone()[0]
             return journal_mode, self._writer.execute("PRAGMA synchronous").fetchone()[0]
+
+    def epoch(self) -> int:
+        """A number that changes when another connection (another process, or the library's
+        own pool) has committed since the last call. SQLite's `data_version` on the writer
+        tells exactly that (its own commits leave it unchanged), for a fraction of the cost of
+        a SELECT for newer events."""
+        with self._write_lock:
+            data_version = self._writer.execute("PRAGMA data_version").fetchone()[0]
+            if data_version != self._data_version:
+                self._data_version, self._epoch = data_version, self._epoch + 1
+            return self._epoch
 
     def rows(self, generator_id: UUID, gt: int = 0, lte: int = _LAST) -> list[Row]:
         with self._read_lock:
@@ -250,9 +288,9 @@ class _Codec:
     def __init__(self, mapper: Mapper[UUID]) -> None:
         self.mapper = mapper
         transcoder = mapper.transcoder
-        self.transcoder = transcoder
         self.plain = not (mapper.cipher or mapper.compressor)
         json = isinstance(transcoder, JSONTranscoder) and self.plain
+        self._encode = _encoder(transcoder)
         self._scan = transcoder.decoder.scan_once if json else None  # type: ignore[attr-defined]
         self._classes: dict[str, type] = {}
 
@@ -269,7 +307,7 @@ class _Codec:
         class_version = getattr(type(event), "class_version", 1)
         if class_version > 1:
             fields["class_version"] = class_version
-        return version, get_topic(type(event)), self.transcoder.encode(fields)
+        return version, get_topic(type(event)), self._encode(fields)
 
     def events(self, generator_id: UUID, rows: list[Row]) -> list[Any]:
         scan, classes, events = self._scan, self._classes, []
@@ -300,6 +338,28 @@ class _Codec:
         return self._classes[topic]
 
 
+def _encoder(transcoder: Any) -> Any:
+    """`transcoder.encode`, or for the JSON transcoder the same encoding without building a
+    new C encoder per call as `JSONEncoder.encode` does (same settings, so the same bytes)."""
+    settings = getattr(transcoder, "encoder", None)
+    if not isinstance(transcoder, JSONTranscoder) or c_make_encoder is None:
+        return transcoder.encode
+    if not isinstance(settings, json.JSONEncoder) or settings.indent is not None:
+        return transcoder.encode
+    encode = c_make_encoder(
+        None,  # no circular-reference check: event states are trees of plain values
+        settings.default,
+        encode_basestring_ascii if settings.ensure_ascii else encode_basestring,
+        None,
+        settings.key_separator,
+        settings.item_separator,
+        settings.sort_keys,
+        settings.skipkeys,
+        settings.allow_nan,
+    )
+    return lambda fields: "".join(encode(fields, 0)).encode("utf8")
+
+
 class _UPCAST:
     """Marks an event class with `class_version` > 1: its events are left to the library."""
 
@@ -328,16 +388,20 @@ class EventSourcedStore:
     def get(self, generator_id: UUID, version: int | None = None) -> Generator:
         if version is not None:
             return self._replay(generator_id, lte=version)
-        known = self._cache.version(generator_id)
-        if known is None:
+        epoch = self._log.epoch()
+        state = self._cache.state(generator_id)
+        if state is None:
             generator = self._replay(generator_id)
-            self._cache.adopt(_copy(generator))
+            self._cache.adopt(_copy(generator), epoch)
             return generator
-        # Fast-forward: events stored since, e.g. by another process, so reads never lag.
-        newer = self._log.rows(generator_id, gt=known)
-        if newer:
-            self._cache.advance(generator_id, self._codec.events(generator_id, newer))
-        copy = self._cache.copy(generator_id)
+        known, verified = state
+        if verified != epoch:
+            # Fast-forward with events stored since by others (another process), so that
+            # reads never lag; skipped while the log says nobody else has written since.
+            newer = self._log.rows(generator_id, gt=known)
+            if newer:
+                self._cache.advance(generator_id, self._codec.events(generator_id, newer))
+        copy = self._cache.copy(generator_id, verified_at=epoch)
         return self._replay(generator_id) if copy is None else copy
 
     def save(self, generator: Generator) -> Sequence[Any]:
@@ -349,8 +413,9 @@ class EventSourcedStore:
         except _Conflict:
             raise ConcurrentWrite(str(generator.id)) from None
         if not self._cache.advance(generator.id, events):
-            # A new generator, or one not kept: keep a copy, as the caller keeps its object.
-            self._cache.adopt(_copy(generator))
+            # A new generator, or one not kept: keep a copy (the caller keeps its object),
+            # to be checked against the log at its first get.
+            self._cache.adopt(_copy(generator), _UNVERIFIED)
         return events
 
     def events(self, generator_id: UUID) -> Sequence[Any]:

@@ -5,10 +5,11 @@ from typing import Any
 import numpy as np
 
 from adapters.datasets.csv_tables import read_rows
+from adapters.engines.reference.chars import fit_vocabulary
 from adapters.engines.reference.encoding import fit_encoder, is_identifier
 from adapters.engines.reference.phases import Group, split_rows
 from adapters.engines.reference.tabular import TableModel
-from adapters.engines.reference.text import CharModel, fit_vocabulary
+from adapters.engines.reference.text import CharModel
 from application.spec import TableSpec
 
 Rows = list[dict[str, str]]

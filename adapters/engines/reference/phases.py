@@ -6,10 +6,11 @@ from typing import Any
 
 import numpy as np
 
+from adapters.engines.reference.chars import Sequences
 from adapters.engines.reference.optim import Adam
 from adapters.engines.reference.privacy import add_noise, clip_factors
 from adapters.engines.reference.tabular import TableModel
-from adapters.engines.reference.text import CharModel, Sequences
+from adapters.engines.reference.text import CharModel
 from application.spec import DifferentialPrivacySpec
 
 Model = TableModel | CharModel

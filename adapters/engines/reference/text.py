@@ -1,48 +1,24 @@
 """The text model of one column: a character-level MLP language model."""
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from adapters.engines.reference.chars import (
+    BOS,
+    CONTEXT,
+    END,
+    FIRST_CHAR,
+    UNK,
+    Sequences,
+    to_sequences,
+)
 from adapters.engines.reference.numerics import log_softmax, sample_rows
 
-BOS, END, UNK = 0, 1, 2  # BOS pads the context before the first character
-CONTEXT = 5
 EMBED = 16
 HIDDEN = 96
-MAX_CHARS = 200
-MIN_CHAR_ROWS_PRIVATE = 20  # with DP, a character seen in few rows is not learnt
 MAX_TRAIN_CHARS = 256
 MAX_SAMPLE_CHARS = 512
-
-
-def fit_vocabulary(texts: list[str], private: bool = False) -> list[str]:
-    """The characters the model writes, most frequent first; the rest become UNK."""
-    rows: dict[str, int] = {}
-    for text in texts:
-        for ch in set(text):
-            rows[ch] = rows.get(ch, 0) + 1
-    minimum = MIN_CHAR_ROWS_PRIVATE if private else 1
-    ranked = sorted((ch for ch in rows if rows[ch] >= minimum), key=lambda c: (-rows[c], c))
-    return ranked[:MAX_CHARS]
-
-
-@dataclass(frozen=True)
-class Sequences:
-    """Every row's (context, next token) pairs, rows laid end to end."""
-
-    context: np.ndarray  # (positions, CONTEXT)
-    target: np.ndarray  # (positions,)
-    offsets: np.ndarray  # (rows + 1,)
-
-    def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Context, target, owning batch row of each position, and each row's length."""
-        lengths = self.offsets[rows + 1] - self.offsets[rows]
-        seg = np.repeat(np.arange(len(rows)), lengths)
-        starts = np.repeat(self.offsets[rows] - (np.cumsum(lengths) - lengths), lengths)
-        index = starts + np.arange(len(seg))
-        return self.context[index], self.target[index], seg, lengths
 
 
 class CharModel:
@@ -59,8 +35,8 @@ class CharModel:
         self, key: str, column: str, chars: list[str], longest: int, seed: list[int]
     ) -> None:
         self.key, self.column, self.chars, self.longest = key, column, chars, longest
-        self._index = {ch: i + 3 for i, ch in enumerate(chars)}
-        self.vocab = len(chars) + 3
+        self._index = {ch: i + FIRST_CHAR for i, ch in enumerate(chars)}
+        self.vocab = len(chars) + FIRST_CHAR
         rng = np.random.default_rng(seed)
 
         def normal(*shape: int, scale: float) -> np.ndarray:
@@ -75,20 +51,9 @@ class CharModel:
         }
 
     def encode(self, texts: list[str]) -> Sequences:
-        tokens = [[self._index.get(ch, UNK) for ch in t[:MAX_TRAIN_CHARS]] + [END] for t in texts]
-        lengths = np.array([len(t) for t in tokens], dtype=np.int64)
-        padded = [BOS] * CONTEXT + [tok for t in tokens for tok in t]
-        flat = np.array(padded, dtype=np.int32)
-        ends = np.cumsum(lengths)
-        starts = ends - lengths
-        positions = np.arange(int(lengths.sum()))
-        back = np.arange(CONTEXT, 0, -1)[None, :]  # CONTEXT..1 characters back
-        context = flat[positions[:, None] + CONTEXT - back]
-        # Earlier rows' characters are not this row's context: pad them with BOS.
-        row_start = np.repeat(starts, lengths)
-        context = np.where(positions[:, None] - back < row_start[:, None], BOS, context)
-        offsets = np.concatenate([[0], ends]).astype(np.int64)
-        return Sequences(context.astype(np.int32), flat[CONTEXT:].copy(), offsets)
+        return to_sequences(
+            [[self._index.get(ch, UNK) for ch in t[:MAX_TRAIN_CHARS]] + [END] for t in texts]
+        )
 
     def forward(self, data: Sequences, rows: np.ndarray) -> "CharBatch":
         return CharBatch(self, *data.gather(rows))
@@ -129,7 +94,7 @@ class CharModel:
             if tok == END:
                 break
             if tok > UNK:
-                chars.append(self.chars[tok - 3])
+                chars.append(self.chars[tok - FIRST_CHAR])
         return "".join(chars)
 
     def weight_decay(self) -> dict[str, float]:

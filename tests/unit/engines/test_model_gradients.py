@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
+from adapters.engines.reference.chars import fit_vocabulary
 from adapters.engines.reference.encoding import fit_encoder, is_identifier
 from adapters.engines.reference.tabular import TableModel
-from adapters.engines.reference.text import CharModel, fit_vocabulary
+from adapters.engines.reference.text import CharModel
 
 RNG = np.random.default_rng(3)
 ROWS = np.array([0, 3, 4, 8, 11])

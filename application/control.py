@@ -1,0 +1,122 @@
+"""The training control of one phase: stop policies at every step boundary, and progress.
+
+`boundary()` is the hot path: when nothing changed it reads two flags and the clock and
+returns. The flags are set by listeners on the stored event log (a stop request for this
+phase, a cancel of its generator), never by reading the store here (ADR 0007).
+"""
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from application.spec import TrainingSpec
+from application.training import CONTINUE, Decision, PhaseInterrupted
+from domain import reasons as why
+
+
+@dataclass(frozen=True)
+class Progress:
+    epoch: int
+    step: int
+    elapsed_s: float
+    val_loss: float | None
+    epsilon: float | None
+
+
+class PhaseControl:
+    """Decides at each step boundary whether one phase stops, and why; reports progress."""
+
+    def __init__(
+        self,
+        training: TrainingSpec,
+        report: Callable[[Progress], None],
+        *,
+        stop_requested: bool = False,
+        progress_interval_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._report = report
+        self._clock = clock
+        self._interval = progress_interval_s
+        self._max_epochs = training.max_epochs
+        self._patience = training.early_stopping_patience
+        self._min_delta = training.early_stopping_min_delta
+        dp = training.differential_privacy
+        self._max_epsilon = dp.max_epsilon if dp else math.inf
+        self._started = clock()
+        limit = training.max_training_time_s
+        self._deadline = self._started + limit if limit else math.inf
+        self._next_report = self._started + progress_interval_s
+        self._wake = min(self._deadline, self._next_report)
+        self._seen_epoch: int | None = None
+        self._best_val = math.inf
+        self._validations_without_improvement = 0
+        self.stop_requested = stop_requested
+        self.cancelled = False
+        self.epoch = 0
+        self.step = 0
+        self.val_loss: float | None = None
+        self.epsilon: float | None = None
+
+    def request_stop(self) -> None:
+        """A stop for this phase was stored: applied at the next step boundary."""
+        self.stop_requested = True
+
+    def interrupt(self) -> None:
+        """The generator was cancelled: the next boundary raises at once."""
+        self.cancelled = True
+
+    def elapsed(self) -> float:
+        return self._clock() - self._started
+
+    def boundary(
+        self, epoch: int, step: int, metrics: Mapping[str, float] | None = None
+    ) -> Decision:
+        if self.cancelled:
+            raise PhaseInterrupted("the generator was cancelled")
+        if (
+            metrics is None
+            and not self.stop_requested
+            and epoch == self._seen_epoch
+            and self._clock() < self._wake
+        ):
+            self.step = step
+            return CONTINUE
+        return self._evaluate(epoch, step, metrics or {})
+
+    def _evaluate(self, epoch: int, step: int, metrics: Mapping[str, float]) -> Decision:
+        now = self._clock()
+        self.epoch, self.step, self._seen_epoch = epoch, step, epoch
+        reasons = []
+        if self.stop_requested:
+            reasons.append(why.MANUALLY_STOPPED)
+        if "val_loss" in metrics and self._early_stopping(metrics["val_loss"]):
+            reasons.append(why.EARLY_STOPPED)
+        if "epsilon" in metrics:
+            self.epsilon = metrics["epsilon"]
+        if metrics.get("next_epsilon", -math.inf) > self._max_epsilon:
+            reasons.append(why.PRIVACY_BUDGET_EXHAUSTED)
+        if epoch >= self._max_epochs:
+            reasons.append(why.MAX_EPOCHS_REACHED)
+        if now >= self._deadline:
+            reasons.append(why.TIME_LIMIT_REACHED)
+        if reasons:
+            return Decision(stop=True, reasons=tuple(reasons))
+        if now >= self._next_report:
+            self._report(Progress(epoch, step, now - self._started, self.val_loss, self.epsilon))
+            self._next_report = now + self._interval
+        self._wake = min(self._deadline, self._next_report)
+        return CONTINUE
+
+    def _early_stopping(self, val_loss: float) -> bool:
+        """Patience counts validations that did not improve the best loss by min_delta."""
+        self.val_loss = val_loss
+        if val_loss < self._best_val - self._min_delta:
+            self._best_val = val_loss
+            self._validations_without_improvement = 0
+            return False
+        self._validations_without_improvement += 1
+        return self._patience is not None and (
+            self._validations_without_improvement >= self._patience
+        )
