@@ -162,12 +162,12 @@ class _Cache:
             if entry is None:
                 return False
             new = [e for e in events if e.originator_version > entry.generator.version]
-            if new and new[0].originator_version != entry.generator.version + 1:
-                return False
             try:
+                if new and new[0].originator_version != entry.generator.version + 1:
+                    raise LookupError("a gap between the kept version and the events")
                 project_generator(entry.generator, new)
             except Exception:
-                del self._items[generator_id]  # half-applied: no longer any stored version
+                del self._items[generator_id]  # possibly half-applied: keep nothing
                 return False
             return True
 
