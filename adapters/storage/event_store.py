@@ -1,15 +1,20 @@
 """The generator store on eventsourcing: one Application per store URL.
 
-Where the time went, and what this module does about it (measured in `benchmarks/`):
+Where a command's time went with the library's defaults, and what this module does instead
+(each measured with `make bench`):
 
-- Commands: the library's aggregate cache deep-copies the whole aggregate (spec included) on
-  every get, and its pooled connections wrap each statement in locks and context managers.
-  Here the cache hands out copies of just the parts events change (`_copy`), and an SQLite
-  file is written and read through two plain sqlite3 connections on the library's own table.
-- Reads still see writes from other processes: every `get` fast-forwards the cached aggregate
-  with a SELECT of newer events (one indexed range read, usually empty).
-- Rebuilds: rows are read without per-row `StoredEvent`/`UUID` objects and decoded with the
-  transcoder's own JSON scanner, skipping the library's per-event wrappers (`_Codec`).
+- Every get deep-copied the cached aggregate (~100 us, mostly the spec): here a get copies only
+  the parts event bodies change (`_copy`, a few us), and a save applies its stored events to
+  the kept state in place instead of copying the saved aggregate (`_Cache.advance`).
+- Every statement went through the library's connection pool (locks, context managers,
+  explicit BEGIN/COMMIT): an SQLite file is written and read through two plain sqlite3
+  connections on the library's own table, same rows, same bytes (`_SQLiteLog`).
+- Every get fast-forwarded the cached aggregate with a SELECT, so that reads see other
+  processes' writes: here SQLite's `data_version` says whether anyone else has committed at
+  all, and the SELECT runs only when someone has (`_SQLiteLog.epoch`).
+- Replays built a `StoredEvent`, a `UUID` and a JSON decoder call chain per row: rows are
+  decoded with the transcoder's own scanner and object hook, and JSON is encoded with one
+  C encoder built once (`_Codec`).
 
 Memory, PostgreSQL and in-memory SQLite keep the library's recorder for every statement.
 """
@@ -131,13 +136,14 @@ class _Cache:
             entry = self._items.get(generator_id)
             return None if entry is None else (entry.generator.version, entry.epoch)
 
-    def copy(self, generator_id: UUID, verified_at: int | None = None) -> Generator | None:
+    def copy(self, generator_id: UUID, latest: int, epoch: int) -> Generator | None:
+        """A copy of the kept state if it has at least version `latest`, the latest stored
+        as of `epoch`, which it is then known to be current at; else None."""
         with self._lock:
             entry = self._items.get(generator_id)
-            if entry is None:
+            if entry is None or entry.generator.version < latest:
                 return None
-            if verified_at is not None:
-                entry.epoch = max(entry.epoch, verified_at)
+            entry.epoch = max(entry.epoch, epoch)
             self._items.move_to_end(generator_id)
             return _copy(entry.generator)
 
@@ -394,14 +400,15 @@ class EventSourcedStore:
             generator = self._replay(generator_id)
             self._cache.adopt(_copy(generator), epoch)
             return generator
-        known, verified = state
+        latest, verified = state
         if verified != epoch:
             # Fast-forward with events stored since by others (another process), so that
             # reads never lag; skipped while the log says nobody else has written since.
-            newer = self._log.rows(generator_id, gt=known)
+            newer = self._log.rows(generator_id, gt=latest)
             if newer:
                 self._cache.advance(generator_id, self._codec.events(generator_id, newer))
-        copy = self._cache.copy(generator_id, verified_at=epoch)
+                latest = newer[-1][0]
+        copy = self._cache.copy(generator_id, latest, epoch)
         return self._replay(generator_id) if copy is None else copy
 
     def save(self, generator: Generator) -> Sequence[Any]:
@@ -445,9 +452,11 @@ class EventSourcedStore:
         self.app.close()
 
     def _replay(self, generator_id: UUID, lte: int = _LAST) -> Generator:
+        """The state after the first `lte` events: exactly version `lte`, or UnknownGenerator
+        (a version after the latest is not silently answered with the latest)."""
         events = self._codec.events(generator_id, self._log.rows(generator_id, lte=lte))
         generator = project_generator(None, events)
-        if generator is None:
+        if generator is None or (lte != _LAST and generator.version != lte):
             at = "" if lte == _LAST else f" at version {lte}"
             raise UnknownGenerator(f"no generator {generator_id}{at}")
         return generator

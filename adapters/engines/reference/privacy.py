@@ -1,15 +1,29 @@
 """DP-SGD helpers: per-row clipping factors, Gaussian noise, and the privacy ledger."""
 
+import functools
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-from dp_accounting import GaussianDpEvent, PoissonSampledDpEvent
-from dp_accounting.rdp import RdpAccountant
-from dp_accounting.rdp.rdp_privacy_accountant import DEFAULT_RDP_ORDERS, compute_epsilon
 
-# The library's orders from 2 up: the ones below only matter for epsilons above ~20, and
-# at sampling rates near 0.1 its series for them fails to converge (logging a warning each).
-ORDERS = [order for order in DEFAULT_RDP_ORDERS if order >= 2]
+
+@functools.cache
+def accounting() -> SimpleNamespace:
+    """dp_accounting, imported on first use: with scipy it takes seconds to import, which
+    every command that trains without DP (or does not train) would otherwise pay."""
+    from dp_accounting import GaussianDpEvent, PoissonSampledDpEvent
+    from dp_accounting.rdp import RdpAccountant
+    from dp_accounting.rdp.rdp_privacy_accountant import DEFAULT_RDP_ORDERS, compute_epsilon
+
+    return SimpleNamespace(
+        GaussianDpEvent=GaussianDpEvent,
+        PoissonSampledDpEvent=PoissonSampledDpEvent,
+        RdpAccountant=RdpAccountant,
+        compute_epsilon=compute_epsilon,
+        # The library's orders from 2 up: the ones below only matter for epsilons above ~20,
+        # and at sampling rates near 0.1 its series for them fails to converge (warning each).
+        orders=[order for order in DEFAULT_RDP_ORDERS if order >= 2],
+    )
 
 
 def clip_factors(sq_norms: np.ndarray, max_grad_norm: float) -> np.ndarray:
@@ -38,7 +52,7 @@ class PrivacyLedger:
     Each step is `PoissonSampledDpEvent(q, GaussianDpEvent(noise_multiplier))`. Computing
     an event's RDP takes the library ~50-80 ms, so it is computed once per (q, noise) and
     composing n steps is the library's own `n * rdp` before its `compute_epsilon`: exactly
-    `RdpAccountant(ORDERS).compose(event, n).get_epsilon(delta)`, at ~0.2 ms. Earlier segments
+    `RdpAccountant(orders).compose(event, n).get_epsilon(delta)`, at ~0.2 ms. Earlier segments
     (a resumed checkpoint trained with other settings) compose the same way.
     """
 
@@ -56,9 +70,10 @@ class PrivacyLedger:
         self._cache: dict[int, float] = {}
 
     @staticmethod
-    def _unit(q: float, noise_multiplier: float) -> RdpAccountant:
-        accountant = RdpAccountant(ORDERS)
-        accountant.compose(PoissonSampledDpEvent(q, GaussianDpEvent(noise_multiplier)))
+    def _unit(q: float, noise_multiplier: float) -> Any:
+        dp = accounting()
+        accountant = dp.RdpAccountant(dp.orders)
+        accountant.compose(dp.PoissonSampledDpEvent(q, dp.GaussianDpEvent(noise_multiplier)))
         return accountant
 
     def epsilon(self, steps: int) -> float:
@@ -70,7 +85,8 @@ class PrivacyLedger:
                 self._cache.clear()
             now = max(steps - self.base_steps, 0)
             rdp = self._base_rdp + now * self._step_rdp
-            self._cache[steps] = float(compute_epsilon(self._orders, rdp, self.delta)[0])
+            epsilon = accounting().compute_epsilon(self._orders, rdp, self.delta)[0]
+            self._cache[steps] = float(epsilon)
         return self._cache[steps]
 
     def state(self, steps: int) -> dict[str, Any]:

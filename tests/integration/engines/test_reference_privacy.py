@@ -6,7 +6,7 @@ import pytest
 from dp_accounting import GaussianDpEvent, PoissonSampledDpEvent
 from dp_accounting.rdp import RdpAccountant
 
-from adapters.engines.reference.privacy import ORDERS
+from adapters.engines.reference.privacy import accounting
 from application.spec import DifferentialPrivacySpec
 from tests.integration.engines.controls import ScriptedControl
 from tests.integration.engines.jobs import tabular_job, text_job
@@ -17,7 +17,7 @@ STEPS_PER_EPOCH = 9  # 540 training rows, batch 64
 
 
 def library_epsilon(steps: int, q: float = 64 / 540, noise: float = 1.5) -> float:
-    accountant = RdpAccountant(ORDERS)
+    accountant = RdpAccountant(accounting().orders)
     accountant.compose(PoissonSampledDpEvent(q, GaussianDpEvent(noise)), steps)
     return accountant.get_epsilon(DP.delta)
 

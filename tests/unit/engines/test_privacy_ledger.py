@@ -7,11 +7,16 @@ import pytest
 from dp_accounting import GaussianDpEvent, PoissonSampledDpEvent
 from dp_accounting.rdp import RdpAccountant
 
-from adapters.engines.reference.privacy import ORDERS, PrivacyLedger, add_noise, clip_factors
+from adapters.engines.reference.privacy import (
+    PrivacyLedger,
+    accounting,
+    add_noise,
+    clip_factors,
+)
 
 
 def library(steps_by_event: list[tuple[float, float, int]], delta: float = 1e-5) -> float:
-    accountant = RdpAccountant(ORDERS)
+    accountant = RdpAccountant(accounting().orders)
     for q, noise, steps in steps_by_event:
         accountant.compose(PoissonSampledDpEvent(q, GaussianDpEvent(noise)), steps)
     return accountant.get_epsilon(delta)

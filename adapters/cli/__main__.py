@@ -1,0 +1,5 @@
+"""`python -m adapters.cli` is `ffwd`."""
+
+from adapters.cli import main
+
+main()

@@ -1,0 +1,230 @@
+"""The `ffwd` command line: every command of the public contract."""
+
+import contextlib
+import json
+import sys
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from adapters.cli.live import run_in_terminal, watch, who
+from adapters.cli.panel import history_table, render
+from adapters.cli.spec_file import load_spec_file
+from adapters.container import DEFAULT_DATA, build_service
+from adapters.storage.urls import DEFAULT_STORE
+from application.service import GeneratorService
+from domain.errors import FfwdError, InvalidSpec
+
+app = typer.Typer(
+    name="ffwd",
+    help="Stop, pre-queue, cancel and continue the training phases of synthetic-data "
+    "generators. Every change is an event; `history` replays them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+
+Store = Annotated[
+    str,
+    typer.Option(
+        "--store",
+        envvar="FFWD_STORE",
+        help="memory://, sqlite:///PATH or postgresql://user:pass@host:port/db",
+        show_default=True,
+    ),
+]
+Data = Annotated[
+    str,
+    typer.Option(
+        "--data",
+        envvar="FFWD_DATA",
+        help="Where checkpoints, synthetic data and reports go.",
+        show_default=True,
+    ),
+]
+Generator = Annotated[
+    str, typer.Argument(help="Generator id, or a unique prefix of 8+ characters.")
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a panel.")]
+
+
+def service(store: str, data: str) -> GeneratorService:
+    return build_service(store=store, data=data)
+
+
+def _print_json(payload: object) -> None:
+    print(json.dumps(payload, indent=2, default=str))
+
+
+@app.command()
+def run(
+    spec: Annotated[str, typer.Argument(help="The generator spec, a JSON or YAML file.")],
+    detach: Annotated[bool, typer.Option(help="Only create it (queued) for a worker.")] = False,
+    store: Store = DEFAULT_STORE,
+    data: Data = DEFAULT_DATA,
+) -> None:
+    """Create a generator and run its pipeline here; prints the generator id first."""
+    raw, base_dir = load_spec_file(spec)
+    svc = service(store, data)
+    gid = svc.create_generator(raw, base_dir=base_dir)
+    print(gid, flush=True)
+    if detach:
+        return
+    view = run_in_terminal(svc, gid, out)
+    out.print(render(view))
+    if view.state != "succeeded":
+        raise typer.Exit(1)
+
+
+@app.command()
+def stop(
+    generator: Generator,
+    phase: Annotated[str, typer.Argument(help="tabular or text:<table>")],
+    store: Store = DEFAULT_STORE,
+    data: Data = DEFAULT_DATA,
+) -> None:
+    """Request a graceful stop of one phase, pending or running: it ends at its next step
+    boundary, keeps its checkpoint, and the pipeline goes on."""
+    view = service(store, data).request_stop(generator, phase, requested_by=who())
+    p = next(p for p in view.phases if p.id == phase)
+    when = "when it begins" if p.state == "pending" else "at its next step boundary"
+    out.print(f"Stop requested for {phase} of {view.id}: applied {when}.")
+
+
+@app.command()
+def cancel(generator: Generator, store: Store = DEFAULT_STORE, data: Data = DEFAULT_DATA) -> None:
+    """Cancel the whole generator: everything aborted, no checkpoint kept."""
+    view = service(store, data).cancel(generator, requested_by=who())
+    out.print(f"Generator {view.id} is {view.state}.")
+
+
+@app.command(name="continue")
+def continue_training(
+    generator: Generator,
+    max_epochs: Annotated[int | None, typer.Option(help="New epoch limit.")] = None,
+    max_training_time_s: Annotated[float | None, typer.Option(help="New time limit.")] = None,
+    max_epsilon: Annotated[float | None, typer.Option(help="New DP budget.")] = None,
+    store: Store = DEFAULT_STORE,
+    data: Data = DEFAULT_DATA,
+) -> None:
+    """Create a new generator that trains on from a succeeded generator's checkpoints;
+    prints its id."""
+    training: dict = {}
+    if max_epochs is not None:
+        training["max_epochs"] = max_epochs
+    if max_training_time_s is not None:
+        training["max_training_time_s"] = max_training_time_s
+    if max_epsilon is not None:
+        training["differential_privacy"] = {"max_epsilon": max_epsilon}
+    child = service(store, data).continue_training(
+        generator, {"training": training} if training else None
+    )
+    print(child)
+
+
+@app.command()
+def show(
+    generator: Generator,
+    as_json: AsJson = False,
+    watch_it: Annotated[
+        bool, typer.Option("--watch", help="Follow it live until it ends.")
+    ] = False,
+    store: Store = DEFAULT_STORE,
+    data: Data = DEFAULT_DATA,
+) -> None:
+    """The generator view: the Model Training panel, then the pipeline steps."""
+    svc = service(store, data)
+    if watch_it and not as_json:
+        with contextlib.suppress(KeyboardInterrupt):
+            watch(svc, svc.resolve(generator), out)
+        return
+    view = svc.get_view(generator)
+    if as_json:
+        print(view.model_dump_json(indent=2))
+    else:
+        out.print(render(view))
+
+
+@app.command()
+def history(
+    generator: Generator,
+    as_json: AsJson = False,
+    at: Annotated[
+        int | None,
+        typer.Option("--at", help="Show the view as it was at VERSION.", metavar="VERSION"),
+    ] = None,
+    store: Store = DEFAULT_STORE,
+    data: Data = DEFAULT_DATA,
+) -> None:
+    """The audit history: every event, who asked, and when; --at replays the view then."""
+    svc = service(store, data)
+    if at is not None:
+        view = svc.get_view(generator, at_version=at)
+        print(view.model_dump_json(indent=2)) if as_json else out.print(render(view))
+        return
+    entries = svc.history(generator)
+    if as_json:
+        _print_json([e.model_dump(mode="json") for e in entries])
+    else:
+        out.print(history_table(entries))
+
+
+@app.command(name="list")
+def list_generators(
+    as_json: AsJson = False, store: Store = DEFAULT_STORE, data: Data = DEFAULT_DATA
+) -> None:
+    """All generators, newest first."""
+    summaries = service(store, data).list_generators()
+    if as_json:
+        _print_json([s.model_dump(mode="json") for s in summaries])
+        return
+    for s in summaries:
+        out.print(f"{s.id}  {s.state:<10} {s.kind:<14} {s.created_at:%Y-%m-%d %H:%M}  {s.name}")
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Exit when no queued generator is left.")] = False,
+    poll_s: Annotated[float, typer.Option(help="Seconds between looks for work.")] = 1.0,
+    store: Store = DEFAULT_STORE,
+    data: Data = DEFAULT_DATA,
+) -> None:
+    """Execute queued generators from the store, oldest first."""
+    svc = service(store, data)
+    while True:
+        queued = [s.id for s in reversed(svc.list_generators()) if s.state == "queued"]
+        for gid in queued:
+            try:
+                view = svc.run(gid)
+            except FfwdError as e:  # another worker claimed it first: move on
+                print(f"skipped {gid}: {e.code}: {e}", file=sys.stderr)
+                continue
+            print(f"{gid} {view.state}", flush=True)
+        if once and not queued:
+            return
+        if not queued:
+            time.sleep(poll_s)
+
+
+@app.command()
+def demo(
+    store: Store = DEFAULT_STORE,
+    data: Data = DEFAULT_DATA,
+) -> None:
+    """The main job on the shipped sample data: pre-queue a stop on one text phase, stop
+    the tabular phase after a few epochs, let the rest run, print the timeline."""
+    from adapters.cli.demo import run_demo
+
+    run_demo(service(store, data), out)
+
+
+def main() -> None:
+    try:
+        app()
+    except FfwdError as e:
+        for line in getattr(e, "problems", None) or [e.message]:
+            print(f"error: {e.code}: {line}", file=sys.stderr)
+        sys.exit(2 if isinstance(e, InvalidSpec) else 1)

@@ -1,0 +1,67 @@
+"""`ffwd demo`: the seed page's story on shipped sample data, in about a minute."""
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+import adapters.sample_data
+from adapters.cli.live import run_in_terminal
+from adapters.cli.panel import reason_labels
+from application.service import GeneratorService
+from application.views import GeneratorView
+
+SAMPLE = Path(adapters.sample_data.__file__).parent
+STOP_TABULAR_AT_EPOCH = 3
+PRE_QUEUED = "text:orders"
+
+
+def run_demo(svc: GeneratorService, console: Console) -> GeneratorView:
+    spec = json.loads((SAMPLE / "demo.json").read_text())
+    gid = svc.create_generator(spec, base_dir=SAMPLE)
+    console.print(f"Generator {gid}: {spec['name']} on {SAMPLE}")
+    svc.request_stop(gid, PRE_QUEUED, requested_by="demo")
+    console.print(f"Pre-queued a stop on {PRE_QUEUED}: it is applied as soon as the phase begins.")
+    said = []
+
+    def stop_tabular_after_a_few_epochs(view: GeneratorView) -> None:
+        tabular = view.phases[0]
+        if not said and tabular.state == "running" and tabular.epoch >= STOP_TABULAR_AT_EPOCH:
+            svc.request_stop(gid, "tabular", requested_by="demo")
+            said.append(True)
+            if not console.is_terminal:
+                console.print(f"Stop requested for tabular at epoch {tabular.epoch}.")
+
+    view = run_in_terminal(
+        svc, gid, console, on_tick=stop_tabular_after_a_few_epochs, progress_interval_s=0.2
+    )
+    console.print(timeline(view))
+    for table, path in (view.outputs.get("synthetic") or {}).items():
+        console.print(f"Synthetic {table}: {path}")
+    if "report_html" in view.outputs:
+        accuracy = json.loads(Path(view.outputs["report"]).read_text())["accuracy"]
+        console.print(f"Quality report (accuracy {accuracy:.1%}): {view.outputs['report_html']}")
+    console.print(f"Audit history: ffwd history {str(gid)[:8]}")
+    return view
+
+
+def timeline(view: GeneratorView) -> Table:
+    table = Table(title=f"Timeline of {view.name} ({view.state})")
+    table.add_column("phase / step", no_wrap=True)
+    for column in ("state", "reasons", "epochs", "steps", "elapsed", "val loss"):
+        table.add_column(column)
+    for p in view.phases:
+        table.add_row(
+            p.id,
+            p.state,
+            reason_labels(p.reasons),
+            str(p.epoch),
+            str(p.step),
+            f"{p.elapsed_s:.1f}s",
+            "" if p.val_loss is None else f"{p.val_loss:.3f}",
+        )
+    for s in view.steps:
+        took = (s.ended_at - s.started_at).total_seconds() if s.ended_at and s.started_at else 0
+        table.add_row(s.id, s.state, "", "", "", f"{took:.1f}s", "")
+    return table

@@ -1,0 +1,150 @@
+"""The Model Training panel in a terminal: phases with their fast-forward state, then steps."""
+
+from datetime import datetime
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from application.views import GeneratorView, HistoryEntry, PhaseView
+
+REASON_LABELS = {
+    "manually_stopped": "Manually stopped",
+    "early_stopped": "Early stopped",
+    "privacy_budget_exhausted": "Privacy budget exhausted",
+    "max_epochs_reached": "Max epochs reached",
+    "time_limit_reached": "Time limit reached",
+    "unknown": "Unknown",
+}
+STATE_STYLES = {
+    "pending": "dim",
+    "queued": "dim",
+    "running": "cyan",
+    "stopping": "yellow",
+    "succeeded": "green",
+    "failed": "red",
+    "cancelled": "magenta",
+}
+
+
+def reason_labels(reasons: list[str]) -> str:
+    return ", ".join(REASON_LABELS.get(r, r) for r in reasons)
+
+
+def _fast_forward(p: PhaseView) -> Text:
+    if p.state in ("pending", "running") and not p.stop_requested:
+        return Text("⏩", style="bold")
+    if p.stop_requested and p.state in ("pending", "stopping"):
+        return Text("⏸", style="yellow")
+    return Text(" ")
+
+
+def _progress(p: PhaseView, view: GeneratorView) -> ProgressBar:
+    training = view.spec.get("training") or {}
+    limit = training.get("max_epochs") or 1
+    done = p.state == "succeeded"
+    return ProgressBar(total=limit, completed=limit if done else min(p.epoch, limit), width=16)
+
+
+def _state(state: str) -> Text:
+    return Text(state, style=STATE_STYLES.get(state, ""))
+
+
+def _metric(value: float | None, fmt: str = "{:.3f}") -> str:
+    return "" if value is None else fmt.format(value)
+
+
+def _note(p: PhaseView) -> str:
+    if p.reasons:
+        return reason_labels(p.reasons)
+    if p.stop_requested:
+        return "stop requested (pre-queued)" if p.state == "pending" else "stop requested"
+    return p.error or ""
+
+
+def render(view: GeneratorView, hint: str = "") -> Panel:
+    """The generator view as a terminal panel, Model Training first, then the pipeline steps."""
+    phases = Table(expand=True, box=None, pad_edge=False)
+    for column in ("", "phase", "state", "epochs", "elapsed", "epoch", "step", "val loss"):
+        phases.add_column(column, no_wrap=True)
+    dp = any(p.epsilon is not None for p in view.phases)
+    if dp:
+        phases.add_column("ε", no_wrap=True)
+    phases.add_column("reasons")
+    for p in view.phases:
+        row = [
+            _fast_forward(p),
+            p.id,
+            _state(p.state),
+            _progress(p, view),
+            f"{p.elapsed_s:.1f}s",
+            str(p.epoch),
+            str(p.step),
+            _metric(p.val_loss),
+        ]
+        if dp:
+            row.append(_metric(p.epsilon, "{:.2f}"))
+        phases.add_row(*row, _note(p))
+    steps = Table(box=None, show_header=False, pad_edge=False)
+    for s in view.steps:
+        steps.add_row(Text("•"), s.id, _state(s.state), s.error or "")
+    parts = [phases, Text(""), Text("Pipeline", style="bold"), steps]
+    if view.outputs:
+        parts += [Text(""), *_outputs(view)]
+    if view.error:
+        parts.append(Text(f"error: {view.error}", style="red"))
+    if hint:
+        parts += [Text(""), Text(hint, style="dim")]
+    title = Text.assemble(("Model Training", "bold"), "  ", view.name, "  ", _state(view.state))
+    subtitle = f"{view.id}" + (f"  continues {view.parent}" if view.parent else "")
+    return Panel(Group(*parts), title=title, subtitle=subtitle, title_align="left")
+
+
+def _outputs(view: GeneratorView) -> list[Text]:
+    lines = [Text("Outputs", style="bold")]
+    for table, path in (view.outputs.get("synthetic") or {}).items():
+        lines.append(Text(f"  synthetic {table}: {path}"))
+    for key in ("report", "report_html"):
+        if key in view.outputs:
+            lines.append(Text(f"  {key.replace('_', ' ')}: {view.outputs[key]}"))
+    return lines
+
+
+def history_table(entries: list[HistoryEntry]) -> Table:
+    table = Table(title="History", expand=True)
+    for column in ("version", "time", "event", "phase", "who", "details"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        table.add_row(
+            str(e.version),
+            _time(e.timestamp),
+            e.type,
+            e.phase or e.pipeline_step or "",
+            e.requested_by or "",
+            _details(e),
+        )
+    return table
+
+
+def _time(t: datetime) -> str:
+    return t.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+_SKIP = {"phase", "pipeline_step", "requested_by", "spec", "phases", "steps"}
+
+
+def _details(e: HistoryEntry) -> str:
+    parts = []
+    for key, value in e.data.items():
+        if key in _SKIP or value is None or value == [] or value == {}:
+            continue
+        if key == "reasons":
+            value = reason_labels(value)
+        elif key == "checkpoint":
+            value = value.get("id")
+        elif isinstance(value, float):
+            value = f"{value:.4g}"
+        parts.append(f"{key}={value}")
+    return " ".join(parts)

@@ -1,0 +1,118 @@
+"""The `ffwd` command line, as a user runs it: real processes, one SQLite store."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROWS = "id,age,city,note\n" + "".join(
+    f"{i},{20 + i % 40},{['Paris', 'Rome', 'Oslo'][i % 3]},"
+    f"{['likes quiet rainy days', 'reads old maps at night', 'grows tall green plants'][i % 3]}"
+    f" number {i}\n"
+    for i in range(120)
+)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict:
+    (tmp_path / "people.csv").write_text(ROWS)
+    spec = {
+        "name": "cli",
+        "tables": [{"name": "people", "path": "people.csv"}],
+        "training": {"max_epochs": 2, "batch_size": 32},
+    }
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    (tmp_path / "spec.yaml").write_text(
+        "name: cli-yaml\ntables:\n  - name: people\n    path: people.csv\n"
+    )
+    return {
+        **os.environ,
+        "FFWD_STORE": f"sqlite:///{tmp_path}/store.db",
+        "FFWD_DATA": str(tmp_path / "data"),
+    }
+
+
+def ffwd(env: dict, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "adapters.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_detach_show_stop_cancel_history(env, tmp_path) -> None:
+    created = ffwd(env, "run", str(tmp_path / "spec.json"), "--detach")
+    assert created.returncode == 0, created.stderr
+    gid = created.stdout.strip()
+    view = json.loads(ffwd(env, "show", gid[:8], "--json").stdout)
+    assert (view["state"], [p["id"] for p in view["phases"]]) == (
+        "queued",
+        ["tabular", "text:people"],
+    )
+    stopped = ffwd(env, "stop", gid, "text:people")
+    assert stopped.returncode == 0 and "when it begins" in stopped.stdout
+    assert ffwd(env, "cancel", gid).returncode == 0
+    again = ffwd(env, "stop", gid, "tabular")
+    assert again.returncode == 1
+    assert again.stderr.startswith("error: generator_cancelled: ")
+    history = json.loads(ffwd(env, "history", gid, "--json").stdout)
+    assert [e["type"] for e in history] == ["Created", "StopRequested", "Cancelled"]
+    assert history[1]["phase"] == "text:people" and history[1]["requested_by"]
+    at = json.loads(ffwd(env, "history", gid, "--at", "2", "--json").stdout)
+    assert at["version"] == 2 and at["phases"][1]["stop_requested"] is True
+    refused = ffwd(env, "continue", gid)
+    assert (refused.returncode, refused.stderr.split(":")[1].strip()) == (1, "parent_not_succeeded")
+    listed = json.loads(ffwd(env, "list", "--json").stdout)
+    assert [g["id"] for g in listed] == [gid]
+    assert "Cancelled" in ffwd(env, "history", gid).stdout
+
+
+def test_error_codes_and_exit_codes(env, tmp_path) -> None:
+    unknown = ffwd(env, "show", "00000000-0000-0000-0000-000000000000")
+    assert unknown.returncode == 1
+    assert unknown.stderr.startswith("error: unknown_generator: ")
+    (tmp_path / "bad.json").write_text(json.dumps({"name": "", "tables": [], "oops": 1}))
+    bad = ffwd(env, "run", str(tmp_path / "bad.json"))
+    assert bad.returncode == 2
+    lines = bad.stderr.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("error: invalid_spec: ") for line in lines)
+    assert ffwd(env, "run", str(tmp_path / "missing.json")).returncode == 2
+    assert ffwd(env, "stop").returncode == 2, "bad usage"
+    assert ffwd(env, "list").stdout == ""
+
+
+def test_run_worker_and_yaml(env, tmp_path) -> None:
+    ran = ffwd(env, "run", str(tmp_path / "spec.json"))
+    assert ran.returncode == 0, ran.stderr
+    gid = ran.stdout.splitlines()[0]
+    assert json.loads(ffwd(env, "show", gid, "--json").stdout)["state"] == "succeeded"
+    queued = ffwd(env, "run", str(tmp_path / "spec.yaml"), "--detach").stdout.strip()
+    worked = ffwd(env, "worker", "--once")
+    assert worked.returncode == 0, worked.stderr
+    assert f"{queued} succeeded" in worked.stdout
+    child = ffwd(env, "continue", gid, "--max-epochs", "3")
+    assert child.returncode == 0, child.stderr
+    view = json.loads(ffwd(env, "show", child.stdout.strip(), "--json").stdout)
+    assert view["parent"] == gid and view["spec"]["training"]["max_epochs"] == 3
+
+
+def test_help_explains_every_command(env) -> None:
+    helped = ffwd(env, "--help")
+    for command in (
+        "run",
+        "stop",
+        "cancel",
+        "continue",
+        "show",
+        "history",
+        "list",
+        "worker",
+        "demo",
+    ):
+        assert command in helped.stdout
