@@ -9,6 +9,7 @@ from adapters.datasets.csv_tables import CsvDatasets
 from adapters.engines.reference.engine import ReferenceEngine
 from adapters.report.writer import QualityReport
 from adapters.storage.event_store import EventSourcedStore
+from adapters.storage.follower import PollingFollower
 from adapters.storage.urls import DEFAULT_STORE
 from adapters.workspace import FileWorkspace
 from application.service import GeneratorService
@@ -24,6 +25,7 @@ class Container(containers.DeclarativeContainer):
     engines = providers.Dict(reference=providers.Singleton(ReferenceEngine, checkpoints))
     reports = providers.Singleton(QualityReport)
     workspace = providers.Singleton(FileWorkspace, root=config.data)
+    feed = providers.Singleton(PollingFollower, store=store)
     service = providers.Singleton(
         GeneratorService,
         store=store,
@@ -31,6 +33,7 @@ class Container(containers.DeclarativeContainer):
         engines=engines,
         reports=reports,
         workspace=workspace,
+        feed=feed,
         worker=config.worker,
     )
 

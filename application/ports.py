@@ -62,3 +62,11 @@ class Workspace(Protocol):
 
     def discard(self, generator_id: str) -> None:
         """Delete every output of the generator (cancel)."""
+
+
+@runtime_checkable
+class EventFeed(Protocol):
+    """Events stored by any process, delivered to a listener (polling or push)."""
+
+    def follow(self, listener: EventListener) -> Callable[[], None]:
+        """Start delivering every event stored from now on; returns a stop function."""

@@ -4,7 +4,7 @@ import copy
 import random
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
@@ -14,6 +14,7 @@ from application.ports import (
     ConcurrentWrite,
     DatasetProblem,
     Datasets,
+    EventFeed,
     EventListener,
     GeneratorStore,
     Workspace,
@@ -46,6 +47,7 @@ class GeneratorService:
         engines: Mapping[str, TrainingEngine] | None = None,
         reports: ReportWriter | None = None,
         workspace: Workspace | None = None,
+        feed: EventFeed | None = None,
         worker: str = "local",
         max_retries: int = 20,
     ) -> None:
@@ -54,6 +56,7 @@ class GeneratorService:
         self.engines = dict(engines or {})
         self.reports = reports
         self.workspace = workspace
+        self.feed = feed
         self.worker = worker
         self.max_retries = max_retries
         self._listeners: list[EventListener] = []
@@ -65,14 +68,20 @@ class GeneratorService:
         generator_id = self.resolve(generator)
         if self.reports is None or self.workspace is None:
             raise errors.NotApplicable("this service was built without engines to run generators")
-        Orchestrator(
-            self,
-            self.engines,
-            self.reports,
-            self.workspace,
-            worker=self.worker,
-            progress_interval_s=progress_interval_s,
-        ).run(generator_id)
+        # Stops and cancels stored by other processes reach this run's phases through the feed.
+        stop_following = self.feed.follow(self._notify) if self.feed else None
+        try:
+            Orchestrator(
+                self,
+                self.engines,
+                self.reports,
+                self.workspace,
+                worker=self.worker,
+                progress_interval_s=progress_interval_s,
+            ).run(generator_id)
+        finally:
+            if stop_following:
+                stop_following()
         return self.get_view(generator_id)
 
     # Creating generators.
@@ -254,8 +263,11 @@ class GeneratorService:
     def _save(self, generator: Generator) -> None:
         events = self.store.save(generator)
         if events:
-            for listener in list(self._listeners):
-                listener(events)
+            self._notify(events)
+
+    def _notify(self, events: Sequence[Any]) -> None:
+        for listener in list(self._listeners):
+            listener(events)
 
 
 def _merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

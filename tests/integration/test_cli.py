@@ -116,3 +116,42 @@ def test_help_explains_every_command(env) -> None:
         "demo",
     ):
         assert command in helped.stdout
+
+
+def test_a_stop_from_another_process_lands_in_the_running_one(env, tmp_path) -> None:
+    spec = {
+        "name": "long",
+        "tables": [{"name": "people", "path": "people.csv", "text_columns": []}],
+        "training": {
+            "max_epochs": 100000,
+            "batch_size": 8,
+            "early_stopping_patience": None,
+            "max_training_time_s": 300,
+        },
+    }
+    (tmp_path / "long.json").write_text(json.dumps(spec))
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "adapters.cli", "run", str(tmp_path / "long.json")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        gid = runner.stdout.readline().strip()
+        for _ in range(600):
+            view = json.loads(ffwd(env, "show", gid, "--json").stdout)
+            if view["phases"][0]["state"] == "running" and view["phases"][0]["epoch"] >= 1:
+                break
+        stopped = ffwd(env, "stop", gid, "tabular")
+        assert stopped.returncode == 0, stopped.stderr
+        assert runner.wait(timeout=60) == 0, runner.stderr.read()
+    finally:
+        runner.kill()
+    view = json.loads(ffwd(env, "show", gid, "--json").stdout)
+    tabular = view["phases"][0]
+    assert (tabular["state"], tabular["reasons"]) == ("succeeded", ["manually_stopped"])
+    assert tabular["epoch"] < 100000 and view["state"] == "succeeded"
+    history = json.loads(ffwd(env, "history", gid, "--json").stdout)
+    stop = next(e for e in history if e["type"] == "StopRequested")
+    assert stop["data"]["phase_state_then"] == "running"

@@ -6,7 +6,8 @@ import numpy as np
 
 from adapters.datasets.csv_tables import read_rows
 from adapters.engines.reference.chars import fit_vocabulary
-from adapters.engines.reference.encoding import fit_encoder, is_identifier
+from adapters.engines.reference.encoding import fit_encoder
+from adapters.engines.reference.keys import fit_key
 from adapters.engines.reference.phases import Group, split_rows
 from adapters.engines.reference.tabular import TableModel
 from adapters.engines.reference.text import CharModel
@@ -27,7 +28,8 @@ def table_info(tables: list[TableSpec], data: dict[str, tuple[list[str], Rows]])
 def tabular_groups(
     tables: list[TableSpec], data: dict, fraction: float, seed: int, private: bool
 ) -> list[Group]:
-    """One group per table with non-text columns, each with its table model."""
+    """One group per table with non-text columns, each with its table model: key columns
+    get a key format, the others an encoder."""
     groups = []
     for i, table in enumerate(tables):
         columns, rows = data[table.name]
@@ -35,10 +37,16 @@ def tabular_groups(
         kept = [c for c in columns if c not in text]
         if not kept:
             continue
-        cells = [[r.get(c) or "" for r in rows] for c in kept]
-        encoders = [fit_encoder(values, private) for values in cells]
-        conditioning = [not is_identifier(values) for values in cells]
-        model = TableModel(f"t{i}", kept, encoders, conditioning)
+        modelled, encoders, keys = [], [], {}
+        for column in kept:
+            cells = [r.get(column) or "" for r in rows]
+            key = fit_key(column, cells)
+            if key is not None:
+                keys[column] = key
+            else:
+                modelled.append(column)
+                encoders.append(fit_encoder(cells, private))
+        model = TableModel(f"t{i}", modelled, encoders, keys)
         train, val = split_rows(len(rows), fraction, [seed, i])
         groups.append(Group(table.name, [model], [model.encode(rows)], train, val))
     return groups

@@ -10,21 +10,40 @@ import numpy as np
 from adapters.datasets.csv_tables import is_date, is_number
 
 MAX_BINS = 20
-MAX_CATEGORIES = 255
+# The most frequent values a category keeps as tokens; the rest share the rare token. Each
+# token is a softmax output and a one-hot input of every later column: a foreign key with
+# thousands of values would make the model (and each step) a hundred times larger.
+MAX_CATEGORIES = 128
 MIN_CATEGORY_COUNT = 2
 # With differential privacy a value seen in only a few rows would be revealed verbatim.
 MIN_CATEGORY_COUNT_PRIVATE = 20
-MAX_RARE_POOL = 1000
+MAX_RARE_POOL = 2000  # the rare values kept (most frequent first) to sample rare tokens from
 RARE = "_RARE_"
 EMPTY = 0  # token 0 of every encoder is the empty cell
 _INTEGER = re.compile(r"^[+-]?\d+$")
 
 
 class CategoryEncoder:
-    """Frequent values as tokens; the rest pooled in one rare token drawn from a pool."""
+    """Frequent values as tokens; the rest pooled in one rare token.
 
-    def __init__(self, values: list[str], pool: list[str], empty: bool, rare: bool) -> None:
+    Without differential privacy the rare token decodes to a value drawn from the pooled
+    values' empirical distribution (`pool` and its `pool_counts`, plain data in the
+    checkpoint's metadata). Under differential privacy the pool is empty and the rare token
+    decodes to the RARE marker: the values behind it were seen on too few rows to be
+    released, and a made-up value (say, a fresh key-like one) would pass for a real category,
+    or a join key, that the data never had. The marker says plainly "some rare value".
+    """
+
+    def __init__(
+        self,
+        values: list[str],
+        pool: list[str],
+        empty: bool,
+        rare: bool,
+        pool_counts: list[int] | None = None,
+    ) -> None:
         self.values, self.pool, self.has_empty, self.has_rare = values, pool, empty, rare
+        self.pool_counts = [1] * len(pool) if pool_counts is None else list(pool_counts)
         self._index = {v: i + 1 for i, v in enumerate(values)}
         self.size = len(values) + 2
         self._rare = self.size - 1
@@ -35,21 +54,21 @@ class CategoryEncoder:
         return _present(np.array(tokens, dtype=np.int64), self.present)
 
     def decode(self, tokens: np.ndarray, rng: np.random.Generator) -> list[str]:
-        out = []
-        for t in tokens.tolist():
-            if t == EMPTY:
-                out.append("")
-            elif t == self._rare:
-                out.append(self.pool[rng.integers(len(self.pool))] if self.pool else RARE)
-            else:
-                out.append(self.values[t - 1])
-        return out
+        words = np.array(["", *self.values, RARE], dtype=object)
+        out = words[tokens]
+        rare = np.flatnonzero(tokens == self._rare)
+        if len(rare) and self.pool:
+            weights = np.asarray(self.pool_counts, dtype=np.float64)
+            picked = rng.choice(len(self.pool), size=len(rare), p=weights / weights.sum())
+            out[rare] = np.array(self.pool, dtype=object)[picked]
+        return out.tolist()
 
     def to_meta(self) -> dict[str, Any]:
         return {
             "type": "category",
             "values": self.values,
             "pool": self.pool,
+            "pool_counts": self.pool_counts,
             "empty": self.has_empty,
             "rare": self.has_rare,
         }
@@ -126,18 +145,15 @@ def fit_encoder(cells: list[str], private: bool = False) -> Encoder:
     minimum = MIN_CATEGORY_COUNT_PRIVATE if private else MIN_CATEGORY_COUNT
     ranked = sorted(counts, key=lambda v: (-counts[v], v))
     kept = [v for v in ranked[:MAX_CATEGORIES] if counts[v] >= minimum]
-    rare = sorted(set(ranked) - set(kept))
-    return CategoryEncoder(kept, [] if private else rare[:MAX_RARE_POOL], empty, bool(rare))
-
-
-def is_identifier(cells: list[str]) -> bool:
-    """A column of distinct integers (a key): it says nothing of the row's other cells."""
-    return len(set(cells)) == len(cells) > MAX_BINS and all(_INTEGER.fullmatch(c) for c in cells)
+    rare = ranked[len(kept) :]  # most frequent first
+    pool = [] if private else rare[:MAX_RARE_POOL]
+    return CategoryEncoder(kept, pool, empty, bool(rare), [counts[v] for v in pool])
 
 
 def encoder_from_meta(meta: dict[str, Any]) -> Encoder:
     if meta["type"] == "category":
-        return CategoryEncoder(meta["values"], meta["pool"], meta["empty"], meta["rare"])
+        fields = ("values", "pool", "empty", "rare")
+        return CategoryEncoder(*(meta[f] for f in fields), meta.get("pool_counts"))
     fields = ("starts", "lows", "highs", "integer", "decimals", "empty")
     return BinnedEncoder(meta["type"], *(meta[f] for f in fields))
 

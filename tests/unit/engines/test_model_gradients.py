@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from adapters.engines.reference.chars import fit_vocabulary
-from adapters.engines.reference.encoding import fit_encoder, is_identifier
+from adapters.engines.reference.encoding import fit_encoder
+from adapters.engines.reference.keys import fit_key
 from adapters.engines.reference.tabular import TableModel
 from adapters.engines.reference.text import CharModel
 
@@ -22,12 +23,11 @@ def table_model() -> tuple[TableModel, np.ndarray]:
         }
         for i in range(40)
     ]
-    columns = list(rows[0])
-    cells = [[r[c] for r in rows] for c in columns]
-    model = TableModel(
-        "t0", columns, [fit_encoder(c) for c in cells], [not is_identifier(c) for c in cells]
-    )
-    assert model.conditioning == [False, True, True, True]
+    cells = {c: [r[c] for r in rows] for c in rows[0]}
+    keys = {c: fit_key(c, v) for c, v in cells.items() if fit_key(c, v)}
+    modelled = [c for c in cells if c not in keys]
+    model = TableModel("t0", modelled, [fit_encoder(cells[c]) for c in modelled], keys)
+    assert list(keys) == ["id"] and modelled == ["kind", "size", "day"]
     for value in model.params.values():
         value += RNG.normal(0, 0.3, value.shape)
     model.params["t0.W"] *= model.mask

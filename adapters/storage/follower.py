@@ -1,0 +1,46 @@
+"""Cross-process delivery: follow the stored event log by polling, for stores without push.
+
+A stop stored by another process (`ffwd stop` in a second terminal) reaches the phase's
+control through this follower within one poll interval (ADR 0007). SQLite has no
+subscriptions; polling a primary-key range is one cheap indexed SELECT.
+"""
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from adapters.storage.event_store import EventSourcedStore
+
+DEFAULT_POLL_S = 0.05
+_PAGE = 500
+
+
+class PollingFollower:
+    """The EventFeed port: calls a listener with every event stored after it started."""
+
+    def __init__(self, store: EventSourcedStore, poll_s: float = DEFAULT_POLL_S) -> None:
+        self.store = store
+        self.poll_s = poll_s
+
+    def follow(self, listener: Callable[[Sequence[Any]], None]) -> Callable[[], None]:
+        """Start following in a daemon thread; returns the function that stops it."""
+        recorder, mapper = self.store.app.recorder, self.store.app.mapper
+        position = recorder.max_notification_id() or 0
+        stopped = threading.Event()
+
+        def poll() -> None:
+            nonlocal position
+            while not stopped.wait(self.poll_s):
+                notifications = recorder.select_notifications(position + 1, _PAGE)
+                if notifications:
+                    position = notifications[-1].id
+                    listener([mapper.to_domain_event(n) for n in notifications])
+
+        thread = threading.Thread(target=poll, name="ffwd-follower", daemon=True)
+        thread.start()
+
+        def stop() -> None:
+            stopped.set()
+            thread.join()
+
+        return stop
