@@ -4,6 +4,7 @@ import socket
 
 from dependency_injector import containers, providers
 
+from adapters.anonymization import AindoAnonymizer
 from adapters.checkpoints import FileCheckpointStore
 from adapters.datasets.csv_tables import CsvDatasets
 from adapters.engines.reference.engine import ReferenceEngine
@@ -24,6 +25,7 @@ class Container(containers.DeclarativeContainer):
     checkpoints = providers.Singleton(FileCheckpointStore, root=config.data)
     engines = providers.Dict(reference=providers.Singleton(ReferenceEngine, checkpoints))
     reports = providers.Singleton(QualityReport)
+    anonymizer = providers.Singleton(AindoAnonymizer)
     workspace = providers.Singleton(FileWorkspace, root=config.data)
     feed = providers.Singleton(PollingFollower, store=store)
     service = providers.Singleton(
@@ -34,6 +36,7 @@ class Container(containers.DeclarativeContainer):
         reports=reports,
         workspace=workspace,
         feed=feed,
+        anonymizer=anonymizer,
         worker=config.worker,
     )
 

@@ -13,7 +13,13 @@ from uuid import UUID
 from application.control import PhaseControl, Progress
 from application.ports import Workspace
 from application.spec import GeneratorSpec
-from application.training import PhaseInterrupted, PhaseJob, ReportWriter, TrainingEngine
+from application.training import (
+    Anonymizer,
+    PhaseInterrupted,
+    PhaseJob,
+    ReportWriter,
+    TrainingEngine,
+)
 from domain import errors
 from domain.generator import ANONYMIZATION, Generator
 from domain.lifecycle import CANCELLED, PENDING, SUCCEEDED, TERMINAL
@@ -31,6 +37,7 @@ class Orchestrator:
         reports: ReportWriter,
         workspace: Workspace,
         *,
+        anonymizer: Anonymizer | None = None,
         worker: str = "local",
         progress_interval_s: float = 1.0,
     ) -> None:
@@ -38,28 +45,36 @@ class Orchestrator:
         self.engines = engines
         self.reports = reports
         self.workspace = workspace
+        self.anonymizer = anonymizer
         self.worker = worker
         self.progress_interval_s = progress_interval_s
 
     def run(self, generator_id: UUID) -> None:
         """Execute every pending part of the pipeline, in order, until the generator ends."""
         g = self.service.get_generator(generator_id)
-        if g.kind == ANONYMIZATION:
-            raise errors.NotApplicable("anonymization generators are run by their own pipeline")
         spec = GeneratorSpec.model_validate(g.spec)
-        engine = self._engine(spec)
+        engine = None if g.kind == ANONYMIZATION else self._engine(spec)
         try:
-            self._train(g, spec, engine)
-            self._synthesize(generator_id, spec, engine)
-            self._report(generator_id, spec)
-        except (errors.GeneratorCancelled, PhaseInterrupted):
-            # Interrupted by a cancel (discard all) or by another phase's failure (keep).
+            if engine is None:
+                self._anonymize(generator_id, spec)
+                self._report(generator_id, spec, after="anonymize", tables="anonymized")
+            else:
+                self._train(g, spec, engine)
+                self._synthesize(generator_id, spec, engine)
+                self._report(generator_id, spec, after="synthesis", tables="synthetic")
+        except (errors.FfwdError, PhaseInterrupted):
+            # A cancel, or another phase's failure, ended the generator under our feet.
+            if self.service.get_generator(generator_id).state not in TERMINAL:
+                raise
+        finally:
+            # A cancel may also land between two parts, with no error to say so.
             if self.service.get_generator(generator_id).state == CANCELLED:
                 self.discard(generator_id, engine)
 
-    def discard(self, generator_id: UUID, engine: TrainingEngine) -> None:
+    def discard(self, generator_id: UUID, engine: TrainingEngine | None) -> None:
         """A cancelled generator keeps nothing: checkpoints and outputs are deleted."""
-        engine.discard(str(generator_id))
+        if engine is not None:
+            engine.discard(str(generator_id))
         self.workspace.discard(str(generator_id))
 
     # Training phases.
@@ -94,9 +109,7 @@ class Orchestrator:
                 stop_requested=phase.stop_requested,
                 progress_interval_s=self.progress_interval_s,
             )
-            follower.control = control
-            if follower.cancelled:
-                control.interrupt()
+            follower.attach(control)
             job = PhaseJob(
                 generator_id=str(generator_id),
                 phase_id=phase_id,
@@ -170,14 +183,20 @@ class Orchestrator:
             lambda: {"synthetic": engine.synthesize(str(generator_id), spec, g.checkpoints(), out)},
         )
 
-    def _report(self, generator_id: UUID, spec: GeneratorSpec) -> None:
-        g = self.service.get_generator(generator_id)
-        if g.steps["synthesis"].state != SUCCEEDED:
-            return
+    def _anonymize(self, generator_id: UUID, spec: GeneratorSpec) -> None:
+        if self.anonymizer is None:
+            raise errors.NotApplicable("this service was built without an anonymizer")
         out = self.workspace.outputs_dir(str(generator_id))
         self._step(
-            generator_id, "report", lambda: self.reports.write(spec, g.outputs["synthetic"], out)
+            generator_id, "anonymize", lambda: {"anonymized": self.anonymizer.anonymize(spec, out)}
         )
+
+    def _report(self, generator_id: UUID, spec: GeneratorSpec, *, after: str, tables: str) -> None:
+        g = self.service.get_generator(generator_id)
+        if g.steps[after].state != SUCCEEDED:
+            return
+        out = self.workspace.outputs_dir(str(generator_id))
+        self._step(generator_id, "report", lambda: self.reports.write(spec, g.outputs[tables], out))
 
     def _step(self, generator_id: UUID, step_id: str, work: Callable[[], dict[str, Any]]) -> None:
         if self.service.get_generator(generator_id).steps[step_id].state != PENDING:
@@ -201,25 +220,38 @@ class Orchestrator:
 
 
 class _PhaseFollower:
-    """Turns stored events into the control's flags for one phase."""
+    """Turns stored events into the control's flags for one phase; flags seen before the
+    control exists are kept and handed to it when it is attached."""
 
     def __init__(self, generator_id: UUID, phase_id: str) -> None:
         self.generator_id = generator_id
         self.phase_id = phase_id
         self.control: PhaseControl | None = None
-        self.cancelled = False
+        self.stop_requested = False
+        self.ended = False
+
+    def attach(self, control: PhaseControl) -> None:
+        self.control = control
+        self._apply()
 
     def __call__(self, events: Sequence[Any]) -> None:
         for e in events:
             if e.originator_id != self.generator_id:
                 continue
             kind = type(e)
-            if kind is Generator.StopRequested and e.phase == self.phase_id and self.control:
-                self.control.request_stop()
+            if kind is Generator.StopRequested and e.phase == self.phase_id:
+                self.stop_requested = True
             elif kind in (Generator.Cancelled, Generator.Failed):
-                self.cancelled = True
-                if self.control:
-                    self.control.interrupt()
+                self.ended = True
+        self._apply()
+
+    def _apply(self) -> None:
+        if self.control is None:
+            return
+        if self.stop_requested:
+            self.control.request_stop()
+        if self.ended:
+            self.control.interrupt()
 
 
 def _tables_for(spec: GeneratorSpec, table: str | None) -> list:

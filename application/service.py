@@ -20,7 +20,7 @@ from application.ports import (
     Workspace,
 )
 from application.spec import GeneratorSpec, parse_spec
-from application.training import ReportWriter, TrainingEngine
+from application.training import Anonymizer, ReportWriter, TrainingEngine
 from application.views import (
     GeneratorSummary,
     GeneratorView,
@@ -48,6 +48,7 @@ class GeneratorService:
         reports: ReportWriter | None = None,
         workspace: Workspace | None = None,
         feed: EventFeed | None = None,
+        anonymizer: Anonymizer | None = None,
         worker: str = "local",
         max_retries: int = 20,
     ) -> None:
@@ -57,6 +58,7 @@ class GeneratorService:
         self.reports = reports
         self.workspace = workspace
         self.feed = feed
+        self.anonymizer = anonymizer
         self.worker = worker
         self.max_retries = max_retries
         self._listeners: list[EventListener] = []
@@ -76,6 +78,7 @@ class GeneratorService:
                 self.engines,
                 self.reports,
                 self.workspace,
+                anonymizer=self.anonymizer,
                 worker=self.worker,
                 progress_interval_s=progress_interval_s,
             ).run(generator_id)
@@ -106,6 +109,12 @@ class GeneratorService:
             )
         raw = _merged(parent.spec, overrides or {})
         spec = self.checked_spec(parse_spec(raw), Path("."))
+        if parent.spec["training"].get("differential_privacy") and not (
+            spec.training and spec.training.differential_privacy
+        ):
+            raise errors.InvalidSpec(
+                ["training.differential_privacy: a private lineage stays private"]
+            )
         resume_from = {
             phase_id: {**checkpoint, "generator": str(parent.id)}
             for phase_id, checkpoint in parent.checkpoints().items()
@@ -115,6 +124,9 @@ class GeneratorService:
     def checked_spec(self, spec: GeneratorSpec, base_dir: Path) -> GeneratorSpec:
         """The spec with absolute table paths and text columns resolved, or InvalidSpec."""
         problems, tables = [], []
+        if spec.kind == TRAINING and self.engines and spec.engine not in self.engines:
+            known = ", ".join(sorted(self.engines))
+            problems.append(f"engine: unknown engine {spec.engine!r} (known: {known})")
         for table in spec.tables:
             path = (base_dir / table.path).resolve()
             try:

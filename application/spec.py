@@ -1,5 +1,8 @@
 """The generator spec: what a user asks for, validated at the edge with every problem listed."""
 
+import itertools
+from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -43,10 +46,205 @@ class SynthesisSpec(Strict):
     rows: dict[str, Annotated[int, Field(ge=1)]] = {}
 
 
-class AnonymizationSpec(Strict):
-    """Per table, per column: the technique and its options (see ADR on anonymization)."""
+Fraction = Annotated[float, Field(ge=0, le=1)]
+Share = Annotated[float, Field(gt=0, lt=1)]
+Sampling = Literal["weighted", "uniform"]
+MockProvider = Literal[
+    "name", "first_name", "last_name", "email", "safe_email", "user_name", "phone_number",
+    "street_address", "city", "country", "postcode", "company", "job", "iban",
+    "credit_card_number", "ssn", "uuid4", "ipv4", "url", "license_plate",
+    "word", "sentence", "paragraph", "text", "date", "date_of_birth",
+]  # fmt: skip
 
-    columns: dict[str, dict[str, dict[str, Any]]] = {}
+
+class Mask(Strict):
+    """Replace characters with `symbol`: `characters` of them (all when null) from `direction`."""
+
+    technique: Literal["mask"]
+    characters: Annotated[int, Field(ge=1)] | None = None
+    direction: Literal["left", "right"] = "left"
+    symbol: Annotated[str, Field(min_length=1, max_length=1)] = "*"
+
+
+class Hash(Strict):
+    """Keyed hashing (HMAC-SHA256, base64): the same value and key give the same hash, so a key
+    hashed in two tables still joins. The key is `key`, or read from the variable `key_env`."""
+
+    technique: Literal["hash"]
+    key: Annotated[str, Field(min_length=1)] | None = None
+    key_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    salt: str | None = None
+
+    @model_validator(mode="after")
+    def _one_key(self) -> "Hash":
+        if (self.key is None) == (self.key_env is None):
+            raise ValueError("give exactly one of 'key' and 'key_env'")
+        return self
+
+
+class PerturbNumber(Strict):
+    """Mix each number with noise: `alpha` 0 keeps it, 1 replaces it. `weighted` keeps the
+    column's distribution; `uniform` draws from `range` (default: the column's min and max)."""
+
+    technique: Literal["perturb_number"]
+    alpha: Fraction = 0.5
+    mode: Sampling = "weighted"
+    range: tuple[float, float] | None = None
+    decimals: Annotated[int, Field(ge=0, le=12)] | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> "PerturbNumber":
+        _check_range(self.mode, self.range)
+        return self
+
+
+class PerturbDate(Strict):
+    """As perturb_number, on the days of ISO dates; `range` is two dates."""
+
+    technique: Literal["perturb_date"]
+    alpha: Fraction = 0.5
+    mode: Sampling = "weighted"
+    range: tuple[date, date] | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> "PerturbDate":
+        _check_range(self.mode, self.range)
+        return self
+
+
+class PerturbCategory(Strict):
+    """Replace each value, with probability `alpha`, by a category drawn by the column's
+    frequencies (`weighted`) or evenly (`uniform`); `frequencies` gives the categories."""
+
+    technique: Literal["perturb_category"]
+    alpha: Fraction = 0.5
+    mode: Sampling = "weighted"
+    frequencies: Annotated[dict[str, Annotated[float, Field(gt=0)]], Field(min_length=1)] | None = (
+        None
+    )
+
+
+class Bin(Strict):
+    """Replace each number by its interval: `bins` equal-width bins, or the edges given."""
+
+    technique: Literal["bin"]
+    bins: Annotated[int, Field(ge=1, le=1000)] | Annotated[list[float], Field(min_length=2)] = 10
+
+    @model_validator(mode="after")
+    def _increasing(self) -> "Bin":
+        edges = self.bins
+        if isinstance(edges, list) and any(b <= a for a, b in itertools.pairwise(edges)):
+            raise ValueError("bins: the edges must increase strictly")
+        return self
+
+
+class Swap(Strict):
+    """Swap values between rows, each row taking part with probability `alpha`."""
+
+    technique: Literal["swap"]
+    alpha: Fraction = 0.5
+
+
+class TopBottomCode(Strict):
+    """Clip numbers: at the `q`/2 and 1 - `q`/2 quantiles, or at `lower` and/or `upper`."""
+
+    technique: Literal["top_bottom_code"]
+    q: Share | None = None
+    lower: float | None = None
+    upper: float | None = None
+
+    @model_validator(mode="after")
+    def _limits(self) -> "TopBottomCode":
+        bounds = self.lower is not None or self.upper is not None
+        if self.q is not None and bounds:
+            raise ValueError("give either 'q' or 'lower'/'upper', not both")
+        if self.lower is not None and self.upper is not None and self.lower >= self.upper:
+            raise ValueError("'lower' must be below 'upper'")
+        if self.q is None and not bounds:
+            self.q = 0.1
+        return self
+
+
+class TopBottomCodeCategory(Strict):
+    """Group rare categories into `other`: those with a share of at most `q`, or `categories`."""
+
+    technique: Literal["top_bottom_code_category"]
+    q: Share | None = None
+    categories: Annotated[list[str], Field(min_length=1)] | None = None
+    other: Annotated[str, Field(min_length=1)] = "OTHER"
+
+    @model_validator(mode="after")
+    def _which(self) -> "TopBottomCodeCategory":
+        if self.q is not None and self.categories is not None:
+            raise ValueError("give either 'q' or 'categories', not both")
+        if self.q is None and self.categories is None:
+            self.q = 0.05
+        return self
+
+
+class Mock(Strict):
+    """Replace each value by a fake one from Faker's `provider`, in `locale` (default en_US)."""
+
+    technique: Literal["mock"]
+    provider: MockProvider
+    locale: Annotated[str, Field(pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")] | None = None
+
+
+class Null(Strict):
+    """Suppress the column: every cell becomes `value` (default: empty)."""
+
+    technique: Literal["null"]
+    value: str = ""
+
+
+Technique = Annotated[
+    Mask
+    | Hash
+    | PerturbNumber
+    | PerturbDate
+    | PerturbCategory
+    | Bin
+    | Swap
+    | TopBottomCode
+    | TopBottomCodeCategory
+    | Mock
+    | Null,
+    Field(discriminator="technique"),
+]
+
+
+def _check_range(mode: str, limits: tuple | None) -> None:
+    if limits is None:
+        return
+    if mode != "uniform":
+        raise ValueError("'range' only applies to mode 'uniform'")
+    if limits[0] >= limits[1]:
+        raise ValueError("'range' must be [low, high] with low below high")
+
+
+class AnonymizationSpec(Strict):
+    """Per table, per column: the technique and its options (ADR 0012). Columns not named are
+    copied unchanged; `seed` makes every random technique repeatable."""
+
+    seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
+    columns: dict[Name, dict[Annotated[str, Field(min_length=1)], Technique]] = {}
+
+    def problems(self, tables: Mapping[str, Sequence[str] | None]) -> list[str]:
+        """Every table or column named here that the spec's tables do not have.
+
+        `tables` maps each table of the spec to its columns (None: unreadable, not checked).
+        """
+        found = []
+        for table, columns in self.columns.items():
+            where = f"anonymization.columns.{table}"
+            if table not in tables:
+                found.append(f"{where}: no such table (tables: {sorted(tables)})")
+                continue
+            have = tables[table]
+            missing = [] if have is None else [c for c in columns if c not in have]
+            if missing:
+                found.append(f"{where}: no such columns {missing}")
+        return found
 
 
 class GeneratorSpec(Strict):

@@ -96,3 +96,11 @@ class ReportWriter(Protocol):
     ) -> dict[str, str]:
         """Compare synthetic with original tables; returns {"report": json path,
         "report_html": html path}."""
+
+
+@runtime_checkable
+class Anonymizer(Protocol):
+    """Anonymizes tables column by column, as an anonymization generator's spec says."""
+
+    def anonymize(self, spec: GeneratorSpec, out_dir: str) -> dict[str, str]:
+        """Write one anonymized CSV per table into out_dir; returns table -> path."""

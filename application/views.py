@@ -1,5 +1,6 @@
 """Read models: the generator view (the Model Training panel) and the audit history."""
 
+import copy
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -130,9 +131,9 @@ def view_of(g: Generator) -> GeneratorView:
         updated_at=g.modified_on,
         phases=[_phase(p) for p in g.phases.values()],
         steps=[_step(s) for s in g.steps.values()],
-        outputs=dict(g.outputs),
+        outputs=copy.deepcopy(g.outputs),
         error=g.error,
-        spec=g.spec,
+        spec=copy.deepcopy(g.spec),
     )
 
 

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--only", choices=sorted(MODULES), action="append")
     parser.add_argument(
-        "--scale", type=float, default=1.0, help="multiply every benchmark's rounds (default 1)"
+        "--scale", type=float, default=1.0, help="multiply every benchmark's calls (default 1)"
     )
     parser.add_argument("--dir", help="folder for the databases (default: a temp folder)")
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     records: list[Record] = []
     with tempfile.TemporaryDirectory(prefix="ffwd-bench-", dir=args.dir) as tmp:
-        print(f"benchmarks in {tmp}: interleaved rounds, medians (scale {args.scale})")
+        print(f"benchmarks in {tmp}: candidates alternate call by call (scale {args.scale})")
         for name in args.only or list(MODULES):
             folder = Path(tmp) / name
             folder.mkdir()

@@ -23,6 +23,22 @@ def tiny_csv(folder: Path) -> Path:
     return path
 
 
+class Progress:
+    """Metrics as a training run reports them: epoch and step only ever increase."""
+
+    def __init__(self, step: int = 0) -> None:
+        self.step = step
+
+    def __call__(self) -> dict[str, float | int]:
+        self.step += 1
+        return {
+            "epoch": self.step // 50,
+            "step": self.step,
+            "elapsed_s": self.step * 0.25,
+            "val_loss": 1.0 / (1 + self.step),
+        }
+
+
 class Training:
     """One training generator whose tabular phase is running; reports progress like a runner."""
 
@@ -32,25 +48,16 @@ class Training:
             {"name": name, "tables": [{"name": "people", "path": str(tiny_csv(folder))}]}
         )
         self.attempt = service.start_phase(self.id, TABULAR, "bench-worker")
-        self.step = 0
-
-    def progress_kwargs(self) -> dict[str, float | int]:
-        self.step += 1
-        return {
-            "epoch": self.step // 50,
-            "step": self.step,
-            "elapsed_s": self.step * 0.25,
-            "val_loss": 1.0 / (1 + self.step),
-        }
+        self.progress = Progress()
 
     def report(self) -> None:
         """One `record_progress` command through the service: one durable transaction."""
-        self.service.record_progress(self.id, TABULAR, self.attempt, **self.progress_kwargs())
+        self.service.record_progress(self.id, TABULAR, self.attempt, **self.progress())
 
     def grow_to(self, events: int) -> None:
         """Append progress events until the generator has `events` events, saved in one
         transaction: the same domain commands and events, only committed together for speed."""
         generator = self.service.store.get(self.id)
         while generator.version < events:
-            generator.record_progress(TABULAR, self.attempt, **self.progress_kwargs())
+            generator.record_progress(TABULAR, self.attempt, **self.progress())
         self.service.store.save(generator)

@@ -26,3 +26,14 @@ def alternating(calls: int, *candidates: Callable[[], object]) -> list[list[floa
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def paired_ratio(numerators: list[float], denominators: list[float]) -> float:
+    """The median of call-by-call ratios: each pair ran back to back, under the same weather,
+    so a disk that switches between fast and slow spells does not skew the comparison."""
+    return statistics.median(n / d for n, d in zip(numerators, denominators, strict=True))
+
+
+def paired_difference(minuends: list[float], subtrahends: list[float]) -> float:
+    """The median of call-by-call differences, e.g. what a command costs over a raw insert."""
+    return statistics.median(m - s for m, s in zip(minuends, subtrahends, strict=True))

@@ -83,7 +83,7 @@ GENERATOR_MACHINE = Machine(
     transitions=[
         {"trigger": "start", "source": QUEUED, "dest": RUNNING},
         {"trigger": "finish", "source": RUNNING, "dest": SUCCEEDED},
-        {"trigger": "fail", "source": [QUEUED, RUNNING], "dest": FAILED},
+        {"trigger": "fail", "source": RUNNING, "dest": FAILED},
         {"trigger": "cancel", "source": [QUEUED, RUNNING], "dest": CANCELLED},
     ],
 )

@@ -194,9 +194,15 @@ def worker(
 ) -> None:
     """Execute queued generators from the store, oldest first."""
     svc = service(store, data)
+    tried: set = set()
     while True:
-        queued = [s.id for s in reversed(svc.list_generators()) if s.state == "queued"]
+        queued = [
+            s.id
+            for s in reversed(svc.list_generators())
+            if s.state == "queued" and s.id not in tried
+        ]
         for gid in queued:
+            tried.add(gid)
             try:
                 view = svc.run(gid)
             except FfwdError as e:  # another worker claimed it first: move on

@@ -50,3 +50,16 @@ figcaption{text-align:center;color:#6b7385;font-size:12px}
 footer{color:#6b7385;padding-bottom:40px}
 @media (max-width:900px){.text-body{grid-template-columns:1fr}.hero{flex-direction:column}}
 """
+
+# Only in an anonymization report: the table of what each column's technique changed.
+CHANGES_CSS = """
+.changes{width:100%;border-collapse:collapse;font-size:13px}
+.changes th{text-align:left;color:#6b7385;font-weight:600;border-bottom:1px solid #e3e6ec;
+ padding:6px 8px}
+.changes td{border-bottom:1px solid #eef1f6;padding:6px 8px;vertical-align:middle}
+.changes .share{position:relative;width:150px}
+.changes .share i{position:absolute;left:8px;top:9px;height:10px;max-width:100px;
+ background:#e8833a;opacity:.35;border-radius:2px}
+.changes .share span{position:relative;padding-left:110px}
+.changes .meta{margin:0}
+"""

@@ -7,19 +7,22 @@ LABEL_WIDTH, ROW, BAR = 150, 22, 8
 CELL = 30
 
 
-def bars(rows: list[dict], width: int = 372) -> str:
-    """One row per bin: the original's share above, the synthetic's below, on a shared scale."""
+def bars(rows: list[dict], width: int = 372, other: str = "synthetic") -> str:
+    """One row per bin: the original's share above, the synthetic's below, on a shared scale.
+
+    `other` names the second side in the tooltips (in an anonymization report: anonymized).
+    """
     top = max([max(r["original"], r["synthetic"]) for r in rows] + [1e-9])
     span = width - LABEL_WIDTH - 62
     height = ROW * len(rows) + 4
-    parts = [_open(width, height, "share of rows per bin, original and synthetic")]
+    parts = [_open(width, height, f"share of rows per bin, original and {other}")]
     for i, row in enumerate(rows):
         y = i * ROW + 3
         parts.append(_label(row["label"], LABEL_WIDTH - 6, y + BAR + 2, anchor="end"))
         for k, (side, color) in enumerate((("original", ORIGINAL), ("synthetic", SYNTHETIC))):
             share = row[side]
             w = max(share / top * span, 0.5 if share else 0)
-            tip = escape(f"{row['label']}: {side} {share:.1%}")
+            tip = escape(f"{row['label']}: {side if side == 'original' else other} {share:.1%}")
             parts.append(
                 f'<rect x="{LABEL_WIDTH}" y="{y + k * (BAR + 1)}" width="{w:.1f}" '
                 f'height="{BAR}" rx="1.5" fill="{color}"><title>{tip}</title></rect>'

@@ -5,6 +5,7 @@ control through this follower within one poll interval (ADR 0007). SQLite has no
 subscriptions; polling a primary-key range is one cheap indexed SELECT.
 """
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from adapters.storage.event_store import EventSourcedStore
 
 DEFAULT_POLL_S = 0.05
+log = logging.getLogger(__name__)
 _PAGE = 500
 
 
@@ -31,10 +33,15 @@ class PollingFollower:
         def poll() -> None:
             nonlocal position
             while not stopped.wait(self.poll_s):
-                notifications = recorder.select_notifications(position + 1, _PAGE)
+                try:
+                    notifications = recorder.select_notifications(position + 1, _PAGE)
+                    events = [mapper.to_domain_event(n) for n in notifications]
+                except Exception:  # a store hiccup must not end delivery: try again next poll
+                    log.warning("polling the event log failed", exc_info=True)
+                    continue
                 if notifications:
                     position = notifications[-1].id
-                    listener([mapper.to_domain_event(n) for n in notifications])
+                    listener(events)
 
         thread = threading.Thread(target=poll, name="ffwd-follower", daemon=True)
         thread.start()

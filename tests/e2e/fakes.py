@@ -119,10 +119,12 @@ def fails_in(phase_id: str, message: str) -> Train:
 
 class SlowStepIn:
     """Steps of 10 ms, except in `phase_id`, where the step after `fast_steps` lasts until the
-    test calls `release()`: a long step between two boundaries."""
+    test calls `release()`: a long step between two boundaries. With `then_return`, the engine
+    returns right after that step, without asking the control (a runner reporting success
+    whatever happened meanwhile)."""
 
-    def __init__(self, phase_id: str, fast_steps: int) -> None:
-        self.phase_id, self.fast_steps = phase_id, fast_steps
+    def __init__(self, phase_id: str, fast_steps: int, then_return: bool = False) -> None:
+        self.phase_id, self.fast_steps, self.then_return = phase_id, fast_steps, then_return
         self.in_slow_step = threading.Event()
         self._release = threading.Event()
 
@@ -132,7 +134,8 @@ class SlowStepIn:
     def __call__(self, job: PhaseJob, control: Control) -> PhaseOutcome:
         step = 0
         while True:
-            if job.phase_id == self.phase_id and step == self.fast_steps:
+            slow = job.phase_id == self.phase_id and step == self.fast_steps
+            if slow:
                 self.in_slow_step.set()
                 if not self._release.wait(60):
                     raise TimeoutError("the test never released the slow step")
@@ -140,6 +143,8 @@ class SlowStepIn:
                 time.sleep(0.01)
             step += 1
             epoch = step // STEPS_PER_EPOCH
+            if slow and self.then_return:
+                return outcome(epoch, step, ("manually_stopped",))
             decision = control.boundary(epoch, step)
             if decision.stop:
                 return outcome(epoch, step, decision.reasons)

@@ -52,6 +52,20 @@ def test_privacy_budget_exhausted_during_training(svc, create):
     assert step_states(final) == {"synthesis": "succeeded", "report": "succeeded"}
 
 
+def test_time_limit_reached(svc, create):
+    """An extension in RULES.md: the configured training-time limit, per phase."""
+    gid = create(max_epochs=MAX_EPOCHS, max_training_time_s=0.3)
+    final = svc.run(gid, progress_interval_s=0.05)
+    assert final.state == "succeeded"
+    for p in PHASES:
+        ended = phase(final, p)
+        assert ended.reasons == ["time_limit_reached"]
+        assert 0 < ended.epoch < MAX_EPOCHS
+        assert 0.3 <= ended.elapsed_s < 30
+        assert ended.checkpoint is not None
+    assert step_states(final) == {"synthesis": "succeeded", "report": "succeeded"}
+
+
 def test_several_reasons_at_once_in_a_stable_order(svc, create):
     """A stop applied at the boundary where max_epochs is reached: one step is one epoch
     (batches as large as the table), a pre-queued stop lands at the first boundary."""

@@ -262,4 +262,5 @@ def test_a_stop_cannot_be_undone_but_training_can_continue_in_a_new_generator(sv
     assert svc.get_view(gid) == parent
     parent_accuracy = json.loads(Path(parent.outputs["report"]).read_text())["accuracy"]
     child_accuracy = json.loads(Path(child.outputs["report"]).read_text())["accuracy"]
-    assert child_accuracy > parent_accuracy + 0.05
+    # Measured: one step 0.62-0.64, continued to 3 epochs 0.81-0.83.
+    assert child_accuracy > parent_accuracy + 0.1

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from domain import errors
-from tests.e2e.fakes import FakeEngine, fails_in
+from tests.e2e.fakes import FakeEngine, SlowStepIn, fails_in
 from tests.e2e.helpers import PHASES, Background, OnEvent, entries, files_under, phase, step_states
 
 
@@ -139,3 +139,36 @@ def test_a_failing_engine_fails_the_phase_and_the_generator(svc, create, failing
     with pytest.raises(errors.ParentNotSucceeded):
         svc.continue_training(gid)
     assert svc.get_view(gid) == final
+
+
+@pytest.mark.parametrize("runner", ["asks-the-control", "reports-success-anyway"])
+def test_cancel_beats_a_stop_in_progress(svc, create, runner: str):
+    slow = SlowStepIn("tabular", fast_steps=2, then_return=runner == "reports-success-anyway")
+    engine = FakeEngine(slow)
+    svc.engines["fake"] = engine
+    gid = create(engine="fake", max_epochs=5)
+    run = Background(svc, gid, progress_interval_s=0.0)
+    try:
+        assert slow.in_slow_step.wait(60)
+        stopping = svc.request_stop(gid, "tabular", requested_by="alice")
+        assert phase(stopping, "tabular").state == "stopping"
+        view = svc.cancel(gid, requested_by="carol")
+    finally:
+        slow.release()
+    final = run.join()
+
+    assert view.state == "cancelled"
+    assert final == svc.get_view(gid)
+    assert final.version == view.version
+    tabular = phase(final, "tabular")
+    assert (tabular.state, tabular.stop_requested) == ("cancelled", True)
+    assert (tabular.reasons, tabular.checkpoint) == ([], None)
+    assert {p.id: p.state for p in final.phases} == dict.fromkeys(PHASES, "cancelled")
+    assert step_states(final) == {"synthesis": "cancelled", "report": "cancelled"}
+    history = svc.history(gid)
+    assert entries(history, "PhaseSucceeded") == []
+    assert [e.type for e in history[-2:]] == ["StopRequested", "Cancelled"]
+    assert history[-1].data["aborted"] == [*PHASES, "synthesis", "report"]
+    assert engine.trained == ["tabular"]
+    assert engine.synthesized == []
+    assert engine.discarded == [str(gid)]

@@ -149,3 +149,21 @@ def test_view_at_a_version_that_does_not_exist(svc, spec) -> None:
     gid = svc.create_generator(spec)
     assert codes_of(lambda: svc.get_view(gid, at_version=0)) == "unknown_generator"
     assert svc.get_view(gid, at_version=1).version == 1
+
+
+def test_an_unknown_engine_is_rejected_before_anything_is_written(spec) -> None:
+    svc = build_service("memory://", "/tmp/unused")
+    spec["engine"] = "nope"
+    with pytest.raises(errors.InvalidSpec) as raised:
+        svc.create_generator(spec)
+    assert raised.value.problems[0].startswith("engine: unknown engine 'nope'")
+    assert svc.list_generators() == []
+
+
+def test_a_view_is_a_copy_that_cannot_change_the_stored_generator(svc, spec) -> None:
+    gid = svc.create_generator(spec)
+    view = svc.get_view(gid)
+    view.spec["training"]["max_epochs"] = 1
+    view.spec["tables"].clear()
+    assert svc.get_view(gid).spec["training"]["max_epochs"] == 50
+    assert svc.get_view(gid).spec["tables"]

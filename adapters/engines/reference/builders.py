@@ -48,7 +48,10 @@ def tabular_groups(
                 encoders.append(fit_encoder(cells, private))
         model = TableModel(f"t{i}", modelled, encoders, keys)
         train, val = split_rows(len(rows), fraction, [seed, i])
-        groups.append(Group(table.name, [model], [model.encode(rows)], train, val))
+        tokens = model.encode(rows)
+        if not private:
+            model.start_from_marginals(tokens[train])
+        groups.append(Group(table.name, [model], [tokens], train, val))
     return groups
 
 

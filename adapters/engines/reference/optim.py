@@ -24,21 +24,33 @@ class Adam:
         self.t = 0
         self.m = {k: np.zeros_like(v) for k, v in params.items()}
         self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        # scratch arrays: the update allocates nothing (large temporaries cost page faults)
+        self._scratch = {k: (np.empty_like(v), np.empty_like(v)) for k, v in params.items()}
 
     def update(self, grads: dict[str, np.ndarray]) -> None:
         self.t += 1
         scale = self.learning_rate * np.sqrt(1 - BETA2**self.t) / (1 - BETA1**self.t)
         for key, g in grads.items():
+            m, v, param = self.m[key], self.v[key], self.params[key]
+            a, b = self._scratch[key]
             if key in self.decay:
                 # L2 on the weights: applied after any DP noise, it reads no data.
-                g = g + self.decay[key] * self.params[key]
-            m, v = self.m[key], self.v[key]
+                np.multiply(param, self.decay[key], out=a)
+                a += g
+                g = a
             m *= BETA1
-            m += (1 - BETA1) * g
+            np.multiply(g, 1 - BETA1, out=b)
+            m += b
             v *= BETA2
-            v += (1 - BETA2) * g * g
-            step = scale * self.scales.get(key, 1.0) * m / (np.sqrt(v) + EPS)
-            self.params[key] -= step.astype(m.dtype, copy=False)
+            np.multiply(g, g, out=b)
+            b *= 1 - BETA2
+            v += b
+            # param -= scale * m / (sqrt(v) + EPS)
+            np.sqrt(v, out=b)
+            b += EPS
+            np.divide(m, b, out=b)
+            b *= scale * self.scales.get(key, 1.0)
+            param -= b
 
     def state(self) -> dict[str, np.ndarray]:
         arrays = {f"adam_m.{k}": v for k, v in self.m.items()}

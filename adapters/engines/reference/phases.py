@@ -106,7 +106,7 @@ class Phase:
     def _group_grads(self, group: Group, rows, dp, rng) -> tuple[dict, list[float]]:
         batches = [m.forward(d, rows) for m, d in zip(group.models, group.data, strict=True)]
         losses = [b.loss for b in batches] if len(rows) else []
-        grads = {k: np.zeros_like(v) for k, v in group.params().items()}
+        grads: dict[str, np.ndarray] = {}
         if dp is None:
             for b in batches:
                 grads |= b.grads(b.mean_weights())
@@ -117,6 +117,8 @@ class Phase:
             weights = clip_factors(sq, dp.max_grad_norm) / expected
             for b in batches:
                 grads |= b.grads(weights)
+        else:  # no row sampled: the step is noise alone
+            grads = {k: np.zeros_like(v) for k, v in group.params().items()}
         add_noise(grads, self.masks, dp.noise_multiplier * dp.max_grad_norm / expected, rng)
         return grads, losses
 

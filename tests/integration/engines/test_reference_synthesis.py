@@ -53,6 +53,8 @@ def test_synthetic_values_keep_types_ranges_and_dependencies(engine, customers, 
     assert min(r["joined"] for r in original) <= min(days).isoformat()
     assert max(days).isoformat() <= max(r["joined"] for r in original)
     assert all(len(r["amount"].split(".")[1]) == 2 for r in rows)
+    ids = [int(r["id"]) for r in rows]  # a key: fresh, distinct, past the largest real one
+    assert len(set(ids)) == len(ids) and min(ids) > max(int(r["id"]) for r in original)
     gold = [float(r["amount"]) for r in rows if r["tier"] == "gold"]
     bronze = [float(r["amount"]) for r in rows if r["tier"] == "bronze"]
     assert sum(a > 600 for a in gold) / len(gold) > 0.7

@@ -5,12 +5,12 @@ from datetime import date
 import numpy as np
 
 from adapters.engines.reference.encoding import (
+    MAX_CATEGORIES,
     RARE,
     BinnedEncoder,
     CategoryEncoder,
     encoder_from_meta,
     fit_encoder,
-    is_identifier,
 )
 
 RNG = np.random.default_rng(0)
@@ -85,8 +85,31 @@ def test_tokens_the_data_never_had_are_absent_and_unseen_values_map_to_present_o
     assert all(encoder.present[tokens])
 
 
-def test_identifiers_are_distinct_integers():
-    assert is_identifier([str(i) for i in range(100)])
-    assert not is_identifier([str(i % 50) for i in range(100)])
-    assert not is_identifier([f"{i}.5" for i in range(100)])
-    assert not is_identifier(["1", "2", "3"])
+def test_a_high_cardinality_category_keeps_its_most_frequent_values_and_pools_the_rest():
+    frequent = [f"f{i}" for i in range(150) for _ in range(5)]  # 22 over the cap
+    cells = frequent + [f"s{i}" for i in range(100)] + ["f0"] * 10  # singletons: below k=2
+    encoder = fit_encoder(cells)
+    assert isinstance(encoder, CategoryEncoder)
+    assert len(encoder.values) == MAX_CATEGORIES and encoder.size == MAX_CATEGORIES + 2
+    assert encoder.values[0] == "f0"
+    assert sorted(encoder.pool) == sorted({*cells} - {*encoder.values})
+    assert sum(encoder.pool_counts) == len(cells) - sum(v in encoder.values for v in cells)
+
+
+def test_pooled_values_come_back_in_their_empirical_proportions_without_privacy():
+    cells = [f"f{i}" for i in range(150) for _ in range(5)] + [f"s{i}" for i in range(100)]
+    encoder = encoder_from_meta(fit_encoder(cells).to_meta())  # the pool is plain metadata
+    rare = np.full(5000, encoder.size - 1)
+    values = encoder.decode(rare, np.random.default_rng(0))
+    assert set(values) <= set(encoder.pool)
+    # 22 pooled values seen 5 times against 100 seen once: 110 / 210 of the draws
+    share = sum(v.startswith("f") for v in values) / len(values)
+    assert 0.47 < share < 0.58
+
+
+def test_under_privacy_a_capped_category_keeps_no_rare_value():
+    cells = [f"f{i}" for i in range(300) for _ in range(25)] + ["once"]
+    private = fit_encoder(cells, private=True)
+    assert len(private.values) == MAX_CATEGORIES and private.pool == []
+    values = private.decode(np.full(10, private.size - 1), np.random.default_rng(0))
+    assert values == [RARE] * 10

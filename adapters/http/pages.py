@@ -1,0 +1,103 @@
+"""The web pages: the generator list, the generator view (the Model Training panel), and the
+generator's output files. Templates and static files ship inside this package; nothing is
+fetched from elsewhere at run time."""
+
+import html
+from importlib import resources
+from pathlib import Path
+from uuid import UUID
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from adapters.http.problems import problem
+from application.service import GeneratorService
+from domain.errors import AmbiguousId, UnknownGenerator
+
+ASSETS = "1"  # bump to make browsers fetch changed static files
+_HERE = resources.files("adapters.http")
+# Output files are data from the user's tables: shown, never allowed to run scripts.
+_FILE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def template(name: str) -> str:
+    return (_HERE / "templates" / name).read_text(encoding="utf-8")
+
+
+def script_json(payload: str) -> str:
+    """JSON safe inside `<script type="application/json">`: no `<`, `>` or `&` in it."""
+    return payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def render(text: str, **values: str) -> str:
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", value)
+    return text
+
+
+def outputs_folder(root: Path, generator_id: UUID) -> Path:
+    """The folder `FileWorkspace` writes a generator's outputs to: `{data}/outputs/{id}`."""
+    return (root / "outputs" / str(generator_id)).resolve()
+
+
+def output_file(root: Path | None, generator_id: UUID, relative: str) -> Path | None:
+    """The file at `relative` inside the generator's output folder, or None: nothing outside
+    that folder is ever served (no `..`, no absolute paths, no symlinks out of it)."""
+    if root is None or not relative or "\x00" in relative:
+        return None
+    folder = outputs_folder(root, generator_id)
+    try:
+        target = (folder / relative).resolve()
+    except (OSError, ValueError):
+        return None
+    if not target.is_relative_to(folder) or not target.is_file():
+        return None
+    return target
+
+
+def install(app: FastAPI, svc: GeneratorService, root: Path | None) -> None:
+    app.mount("/static", StaticFiles(packages=[("adapters.http", "static")]), name="static")
+    index_page, generator_page, missing_page = (
+        template("index.html"),
+        template("generator.html"),
+        template("not_found.html"),
+    )
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> HTMLResponse:
+        summaries = svc.list_generators()
+        initial = "[" + ",".join(s.model_dump_json() for s in summaries) + "]"
+        return HTMLResponse(render(index_page, initial=script_json(initial), assets=ASSETS))
+
+    @app.get("/generators/{generator}", response_class=HTMLResponse, include_in_schema=False)
+    def generator_view(generator: str) -> HTMLResponse:
+        try:
+            view = svc.get_view(generator)
+        except (UnknownGenerator, AmbiguousId) as e:
+            page = render(missing_page, detail=html.escape(e.message), assets=ASSETS)
+            return HTMLResponse(page, status_code=404 if e.code == "unknown_generator" else 422)
+        page = render(
+            generator_page,
+            title=html.escape(view.name),
+            gid=str(view.id),
+            initial=script_json(view.model_dump_json()),
+            assets=ASSETS,
+        )
+        return HTMLResponse(page)
+
+    @app.get("/generators/{generator}/files/{path:path}", include_in_schema=False)
+    def generator_file(generator: str, path: str):  # noqa: ANN202 - a file or a problem
+        generator_id = svc.resolve(generator)
+        target = output_file(root, generator_id, path)
+        if target is None:
+            return problem(404, "not_found", f"no output file {path!r} of this generator")
+        headers = dict(_FILE_HEADERS)
+        if target.suffix.lower() == ".csv":
+            return FileResponse(
+                target, media_type="text/csv", filename=target.name, headers=headers
+            )
+        return FileResponse(target, headers=headers)

@@ -1,0 +1,132 @@
+"""Errors as `application/problem+json` (RFC 9457), each with the contract's `code`."""
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain import errors
+
+PROBLEM_JSON = "application/problem+json"
+
+STATUS: dict[type[errors.FfwdError], int] = {
+    errors.UnknownGenerator: 404,
+    errors.UnknownPhase: 404,
+    errors.AmbiguousId: 422,
+    errors.InvalidSpec: 422,
+    errors.PhaseAlreadyFinished: 409,
+    errors.GeneratorAlreadyFinished: 409,
+    errors.GeneratorCancelled: 409,
+    errors.NotApplicable: 409,
+    errors.ParentNotSucceeded: 409,
+    errors.StaleRunner: 409,
+    errors.Conflict: 409,
+    errors.InvalidTransition: 409,
+    errors.Unauthorized: 401,
+}
+
+TITLES = {
+    "unknown_generator": "Unknown generator",
+    "unknown_phase": "Unknown phase",
+    "ambiguous_id": "Ambiguous generator id",
+    "invalid_spec": "Invalid spec",
+    "phase_already_finished": "Phase already finished",
+    "generator_already_finished": "Generator already finished",
+    "generator_cancelled": "Generator cancelled",
+    "not_applicable": "Not applicable",
+    "parent_not_succeeded": "Parent generator not succeeded",
+    "stale_runner": "Stale runner",
+    "conflict": "Conflict",
+    "invalid_transition": "Invalid transition",
+    "unauthorized": "Unauthorized",
+}
+
+# Errors that are not ffwd's own: unknown routes, wrong methods, a server fault.
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 500: "internal_error"}
+
+
+def status_of(error: errors.FfwdError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    title: str | None = None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"urn:ffwd:problem:{code}",
+        "title": title or TITLES.get(code) or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _ffwd_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.FfwdError)
+    status = status_of(exc)
+    extra: dict[str, Any] = {}
+    if isinstance(exc, errors.InvalidSpec):
+        extra["problems"] = list(exc.problems)
+    headers = {"WWW-Authenticate": 'Bearer realm="ffwd"'} if status == 401 else None
+    return problem(
+        status, exc.code, exc.message, instance=request.url.path, headers=headers, **extra
+    )
+
+
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """The only request bodies are specs and spec overrides: their problems are a spec's."""
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        f"{'.'.join(str(part) for part in err.get('loc', ())) or 'body'}: {err.get('msg')}"
+        for err in exc.errors()
+    ]
+    return problem(
+        422,
+        "invalid_spec",
+        "; ".join(problems),
+        instance=request.url.path,
+        problems=problems,
+    )
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return problem(
+        exc.status_code,
+        code,
+        detail,
+        instance=request.url.path,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    return problem(
+        500, "internal_error", f"{type(exc).__name__}: the server failed", instance=request.url.path
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(errors.FfwdError, _ffwd_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _server_error)

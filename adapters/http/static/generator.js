@@ -1,0 +1,416 @@
+/* The generator view: the Model Training panel, the pipeline, outputs and the timeline,
+   kept live from the server-sent events of the generator (no reload). */
+"use strict";
+
+(() => {
+  const { h } = ffwd;
+  const gid = document.getElementById("main").dataset.generator;
+  const FF_ICON = '<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" ' +
+    'focusable="false"><path fill="currentColor" d="M3 5.5v13l9-6.5zm9 0v13l9-6.5z"/></svg>';
+
+  let view = ffwd.initial("initial-view");
+  let receivedAt = performance.now();
+  const rows = new Map();       // phase id -> the row's elements
+  const shownElapsed = new Map(); // phase id + attempt -> last elapsed shown (never goes back)
+  const seen = new Set();       // versions already in the timeline
+  let streamEnded = false;
+
+  // ---- The header and the generator's facts -------------------------------------------
+
+  function renderSummary() {
+    document.title = `${view.name} · ffwd`;
+    document.getElementById("gen-name").textContent = view.name;
+    document.getElementById("crumb").textContent = view.name;
+    document.getElementById("gen-state").replaceWith(
+      Object.assign(ffwd.badge(view.state), { id: "gen-state" }));
+    const meta = document.getElementById("gen-meta");
+    const facts = [
+      ["Id", h("code", {}, view.id)],
+      ["Kind", view.kind === "training" ? "Training" : "Anonymization"],
+      ["Created", ffwd.dateTime(view.created_at)],
+      ["Updated", ffwd.dateTime(view.updated_at)],
+    ];
+    if (view.parent) {
+      facts.push(["Continues", h("a", { href: `/generators/${view.parent}` },
+        h("code", {}, view.parent.slice(0, 8)))]);
+    }
+    meta.replaceChildren(...facts.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))));
+    const error = document.getElementById("gen-error");
+    error.hidden = !view.error;
+    error.textContent = view.error ? `Error: ${view.error}` : "";
+  }
+
+  // ---- The Model Training panel ---------------------------------------------------------
+
+  function maxEpochs() {
+    return (view.spec && view.spec.training && view.spec.training.max_epochs) || null;
+  }
+
+  function withPrivacy() {
+    return Boolean(view.spec && view.spec.training && view.spec.training.differential_privacy);
+  }
+
+  function buildTable() {
+    const container = document.getElementById("phases");
+    rows.clear();
+    if (view.kind !== "training") {
+      container.replaceChildren(h("p", { class: "empty" },
+        "Anonymization generators do not involve model training: there is no phase to stop."));
+      return;
+    }
+    const head = ["Phase", "State", "Epochs", "Elapsed", "Val loss"];
+    if (withPrivacy()) head.push("ε");
+    head.push("Stop reason");
+    const body = h("tbody");
+    for (const p of view.phases) body.append(buildRow(p));
+    container.replaceChildren(h("table", { class: "phases" },
+      h("caption", { class: "sr-only" }, "Training phases"),
+      h("thead", {}, h("tr", {},
+        h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Fast-forward")),
+        head.map((label) => h("th", { scope: "col" }, label)))),
+      body));
+  }
+
+  function buildRow(p) {
+    const button = h("button", {
+      type: "button", class: "ff", "aria-label": `Stop training phase ${p.id}`,
+      onclick: () => stopPhase(p.id),
+    });
+    button.innerHTML = FF_ICON;
+    const r = {
+      button,
+      state: h("td", { class: "state" }),
+      epochs: h("span", { class: "epochs" }),
+      bar: h("span", { class: "bar-fill" }),
+      elapsed: h("td", { class: "num elapsed" }),
+      loss: h("td", { class: "num" }),
+      eps: withPrivacy() ? h("td", { class: "num" }) : null,
+      note: h("td", { class: "note" }),
+    };
+    r.tr = h("tr", { "data-phase": p.id },
+      h("td", { class: "ff-cell" }, button),
+      h("th", { scope: "row", class: "phase-name" },
+        h("span", { class: "phase-title" }, ffwd.phaseLabel(p.id)),
+        h("code", { class: "phase-id" }, p.id)),
+      r.state,
+      h("td", { class: "progress-cell" }, r.epochs,
+        h("span", { class: "bar", "aria-hidden": "true" }, r.bar)),
+      r.elapsed, r.loss, r.eps, r.note);
+    rows.set(p.id, r);
+    return r.tr;
+  }
+
+  function phaseNote(p) {
+    if (p.state === "succeeded") {
+      const chips = p.reasons.length ? p.reasons : ["unknown"];
+      const parts = [h("span", { class: "reasons" },
+        chips.map((reason) => h("span", { class: `reason reason-${reason}` },
+          ffwd.reasonLabel(reason))))];
+      if (p.checkpoint) {
+        parts.push(h("span", { class: "sub" },
+          `Checkpoint at epoch ${p.checkpoint.epoch}, step ${p.checkpoint.step}`));
+      }
+      return parts;
+    }
+    if (p.state === "failed") return h("span", { class: "sub bad" }, p.error || "Failed");
+    if (p.state === "cancelled") return h("span", { class: "sub" }, "Cancelled with the generator");
+    if (p.state === "pending" && p.stop_requested) {
+      return h("span", { class: "queued-note" }, "Stop queued: applied when the phase begins");
+    }
+    if (p.state === "stopping") {
+      return h("span", { class: "queued-note" },
+        "Stop requested: ends at the next step boundary");
+    }
+    if (p.state === "pending" && p.kind === "text") {
+      return h("span", { class: "sub" }, "Queued behind tabular training");
+    }
+    return "";
+  }
+
+  function elapsedOf(p, now) {
+    const key = `${p.id}#${p.attempt}`;
+    if (p.state !== "running" && p.state !== "stopping") {
+      shownElapsed.delete(key);
+      return p.state === "pending" ? null : p.elapsed_s;
+    }
+    const live = p.elapsed_s + Math.max(0, (now - receivedAt) / 1000);
+    const shown = Math.max(live, shownElapsed.get(key) || 0);
+    shownElapsed.set(key, shown);
+    return shown;
+  }
+
+  function updatePhases() {
+    if (view.kind !== "training") return;
+    const live = !ffwd.TERMINAL.has(view.state);
+    const limit = maxEpochs();
+    for (const p of view.phases) {
+      const r = rows.get(p.id);
+      if (!r) { buildTable(); return updatePhases(); }
+      const available = live && !p.stop_requested && (p.state === "pending" || p.state === "running");
+      r.button.disabled = !available;
+      r.button.classList.toggle("requested", p.stop_requested && !ffwd.TERMINAL.has(p.state));
+      r.button.title = available
+        ? (p.state === "pending"
+          ? "Stop training: pre-queue a stop, applied when the phase begins"
+          : "Stop training: end this phase at its next step boundary, keep its checkpoint")
+        : (p.stop_requested ? "Stop requested" : `This phase is ${ffwd.stateLabel(p.state)}`);
+      r.tr.dataset.state = p.state;
+      r.tr.dataset.stopRequested = String(p.stop_requested);
+      r.state.replaceChildren(ffwd.badge(p.state));
+      r.epochs.textContent = limit ? `${p.epoch} / ${limit}` : String(p.epoch);
+      const done = p.state === "succeeded";
+      const share = done ? 1 : (limit ? Math.min(p.epoch / limit, 1) : 0);
+      r.bar.style.width = `${Math.round(share * 100)}%`;
+      r.bar.className = `bar-fill bar-${p.state}`;
+      r.elapsed.textContent = ffwd.duration(elapsedOf(p, performance.now()));
+      r.loss.textContent = ffwd.number(p.val_loss);
+      if (r.eps) r.eps.textContent = ffwd.number(p.epsilon, 2);
+      r.note.replaceChildren(...[phaseNote(p)].flat().filter(Boolean));
+    }
+    const cancel = document.getElementById("cancel");
+    cancel.disabled = !live;
+    cancel.setAttribute("aria-label", `Cancel generator ${view.name}`);
+  }
+
+  function tick() {
+    const now = performance.now();
+    if (view.kind !== "training") return;
+    for (const p of view.phases) {
+      if (p.state !== "running" && p.state !== "stopping") continue;
+      const r = rows.get(p.id);
+      if (r) r.elapsed.textContent = ffwd.duration(elapsedOf(p, now));
+    }
+  }
+
+  // ---- Pipeline steps and outputs -------------------------------------------------------
+
+  function renderSteps() {
+    const list = document.getElementById("steps");
+    list.replaceChildren(...view.steps.map((s) => h("li", { "data-step": s.id },
+      h("span", { class: "step-name" }, ffwd.stepLabel(s.id)),
+      ffwd.badge(s.state),
+      s.error ? h("span", { class: "sub bad" }, s.error) : null)));
+  }
+
+  function relative(path) {
+    const marker = `/${gid}/`;
+    const at = String(path).replace(/\\/g, "/").indexOf(marker);
+    return at >= 0 ? String(path).slice(at + marker.length) : String(path).split(/[\\/]/).pop();
+  }
+
+  function fileLink(label, path) {
+    const href = `/generators/${gid}/files/${relative(path).split("/").map(encodeURIComponent).join("/")}`;
+    return h("li", {}, h("a", { href }, label));
+  }
+
+  function renderOutputs() {
+    const list = document.getElementById("outputs");
+    const o = view.outputs || {};
+    const items = [];
+    if (o.report_html) items.push(fileLink("Quality report (HTML)", o.report_html));
+    for (const [table, path] of Object.entries(o.synthetic || {})) {
+      items.push(fileLink(`Synthetic ${table} (CSV)`, path));
+    }
+    for (const [table, path] of Object.entries(o.anonymized || {})) {
+      items.push(fileLink(`Anonymized ${table} (CSV)`, path));
+    }
+    if (o.report) items.push(fileLink("Quality report (JSON)", o.report));
+    if (!items.length) {
+      const text = view.state === "cancelled"
+        ? "Cancelled: no checkpoint and no output were kept."
+        : view.state === "failed"
+          ? "No output: the generator failed."
+          : "The synthetic data and the report appear here once they exist.";
+      items.push(h("li", { class: "empty" }, text));
+    }
+    list.replaceChildren(...items);
+  }
+
+  // ---- The timeline ---------------------------------------------------------------------
+
+  function describe(e) {
+    const d = e.data || {};
+    const who = e.requested_by ? `by ${e.requested_by}` : "";
+    const label = ffwd.phaseLabel(e.phase);
+    const step = ffwd.stepLabel(e.pipeline_step);
+    switch (e.type) {
+      case "Created":
+        return { title: "Generator created", detail: d.parent ? `continues ${d.parent}` : "" };
+      case "Started": return { title: "Generator started" };
+      case "PhaseStarted":
+        return {
+          title: `${label} started`,
+          detail: d.state === "stopping"
+            ? "a stop was pre-queued: it ends at its first step boundary"
+            : `attempt ${d.attempt} on ${d.worker}`,
+        };
+      case "StopRequested":
+        return {
+          title: `Stop requested for ${label}`, who, kind: "stop",
+          detail: d.phase_state_then === "pending"
+            ? "pre-queued: applied when the phase begins"
+            : "ends at the next step boundary",
+        };
+      case "PhaseProgressed":
+        return {
+          title: `${label}: epoch ${d.epoch}`, progress: true,
+          detail: `step ${d.step} · ${ffwd.duration(d.elapsed_s)}` +
+            (d.val_loss === null || d.val_loss === undefined ? "" : ` · val loss ${ffwd.number(d.val_loss)}`),
+        };
+      case "PhaseSucceeded":
+        return {
+          title: `${label} succeeded`, kind: "good",
+          reasons: (d.reasons && d.reasons.length) ? d.reasons : ["unknown"],
+          detail: `epoch ${d.epoch} · step ${d.step} · ${ffwd.duration(d.elapsed_s)}`,
+        };
+      case "PhaseFailed": return { title: `${label} failed`, kind: "bad", detail: d.error };
+      case "StepStarted": return { title: `${step} started` };
+      case "StepSucceeded": return { title: `${step} succeeded`, kind: "good" };
+      case "StepFailed": return { title: `${step} failed`, kind: "bad", detail: d.error };
+      case "Succeeded": return { title: "Generator succeeded", kind: "good" };
+      case "Failed": return { title: "Generator failed", kind: "bad", detail: d.error };
+      case "Cancelled":
+        return {
+          title: "Generator cancelled", kind: "bad", who,
+          detail: d.aborted && d.aborted.length ? `aborted: ${d.aborted.join(", ")}` : "",
+        };
+      default: return { title: e.type, who };
+    }
+  }
+
+  function addEntry(e) {
+    if (seen.has(e.version)) return;
+    seen.add(e.version);
+    const t = describe(e);
+    const item = h("li", {
+      class: `event ${t.kind || ""} ${t.progress ? "progress" : ""}`.trim(),
+      "data-type": e.type, "data-version": e.version, "data-phase": e.phase || null,
+    },
+      h("time", { datetime: e.timestamp }, ffwd.clock(e.timestamp)),
+      h("span", { class: "dot", "aria-hidden": "true" }),
+      h("div", { class: "what" },
+        h("span", { class: "event-title" }, t.title),
+        t.reasons ? h("span", { class: "reasons" }, t.reasons.map((reason) =>
+          h("span", { class: `reason reason-${reason}` }, ffwd.reasonLabel(reason)))) : null,
+        t.detail ? h("span", { class: "sub" }, t.detail) : null,
+        t.who ? h("span", { class: "who" }, t.who) : null));
+    const list = document.getElementById("timeline");
+    const after = [...list.children].find((li) => Number(li.dataset.version) > e.version);
+    list.insertBefore(item, after || null);
+  }
+
+  // ---- Live updates ---------------------------------------------------------------------
+
+  function apply(next) {
+    if (next.version < view.version) return;
+    const rebuild = next.phases.length !== view.phases.length;
+    view = next;
+    receivedAt = performance.now();
+    if (rebuild) buildTable();
+    renderSummary();
+    updatePhases();
+    renderSteps();
+    renderOutputs();
+  }
+
+  let refreshTimer = null;
+  let refreshing = false;
+  function scheduleRefresh(delay = 60) {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(refresh, delay);
+  }
+
+  async function refresh() {
+    if (refreshing) { scheduleRefresh(); return; }
+    refreshing = true;
+    try {
+      const response = await fetch(`/api/generators/${gid}`, { headers: { Accept: "application/json" } });
+      if (response.ok) apply(await response.json());
+    } catch (err) {
+      setLive("offline");
+    } finally {
+      refreshing = false;
+    }
+  }
+
+  function setLive(status) {
+    const el = document.getElementById("live");
+    const text = {
+      connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…",
+      ended: "Finished", offline: "Offline: retrying…",
+    }[status];
+    el.textContent = text;
+    el.className = `live live-${status}`;
+  }
+
+  function connect() {
+    const events = new EventSource(`/api/generators/${gid}/events`);
+    events.onopen = () => setLive("live");
+    events.onmessage = (m) => {
+      addEntry(JSON.parse(m.data));
+      scheduleRefresh();
+    };
+    events.addEventListener("end", () => {
+      streamEnded = true;
+      events.close();
+      setLive("ended");
+      scheduleRefresh(0);
+    });
+    events.onerror = () => {
+      if (streamEnded) return;
+      if (events.readyState === EventSource.CLOSED) {
+        setLive("offline");
+        setTimeout(connect, 2000);
+      } else {
+        setLive("reconnecting");
+      }
+    };
+  }
+
+  // ---- Actions --------------------------------------------------------------------------
+
+  async function stopPhase(phaseId) {
+    const r = rows.get(phaseId);
+    if (r) r.button.disabled = true;
+    try {
+      const next = await ffwd.api(
+        "POST", `/api/generators/${gid}/phases/${encodeURIComponent(phaseId)}/stop`);
+      apply(next);
+      const p = next.phases.find((x) => x.id === phaseId);
+      ffwd.toast(p && p.state === "pending"
+        ? `Stop queued for ${phaseId}: applied when the phase begins.`
+        : `Stop requested for ${phaseId}: it ends at its next step boundary.`);
+    } catch (err) {
+      ffwd.toast(err.message, "bad");
+      if (r) r.button.disabled = false;
+      scheduleRefresh(0);
+    }
+  }
+
+  function askCancel() {
+    const dialog = document.getElementById("cancel-dialog");
+    dialog.returnValue = "";
+    dialog.addEventListener("close", async () => {
+      if (dialog.returnValue !== "confirm") return;
+      try {
+        apply(await ffwd.api("POST", `/api/generators/${gid}/cancel`));
+        ffwd.toast("Generator cancelled: the whole pipeline was aborted.");
+      } catch (err) {
+        ffwd.toast(err.message, "bad");
+        scheduleRefresh(0);
+      }
+    }, { once: true });
+    dialog.showModal();
+  }
+
+  document.getElementById("cancel").addEventListener("click", askCancel);
+  document.getElementById("show-progress").addEventListener("change", (ev) => {
+    document.getElementById("timeline").classList.toggle("with-progress", ev.target.checked);
+  });
+
+  buildTable();
+  apply(view);
+  setLive("connecting");
+  connect();
+  setInterval(tick, 200);
+})();

@@ -1,0 +1,34 @@
+/* The generator list, newest first, refreshed every few seconds. */
+"use strict";
+
+(() => {
+  const { h } = ffwd;
+  const REFRESH_MS = 3000;
+
+  function render(summaries) {
+    const body = document.getElementById("generators");
+    if (!summaries.length) {
+      body.replaceChildren(h("tr", {}, h("td", { colspan: 5, class: "empty" },
+        "No generator yet. Create one with `ffwd run SPEC` or POST /api/generators.")));
+      return;
+    }
+    body.replaceChildren(...summaries.map((s) => h("tr", { "data-generator": s.id },
+      h("th", { scope: "row" }, h("a", { href: `/generators/${s.id}` }, s.name)),
+      h("td", {}, ffwd.badge(s.state)),
+      h("td", {}, s.kind === "training" ? "Training" : "Anonymization"),
+      h("td", {}, h("time", { datetime: s.created_at }, ffwd.dateTime(s.created_at))),
+      h("td", {}, h("code", { title: s.id }, s.id.slice(0, 8))))));
+  }
+
+  async function refresh() {
+    try {
+      const response = await fetch("/api/generators", { headers: { Accept: "application/json" } });
+      if (response.ok) render(await response.json());
+    } catch (err) {
+      /* the server is away: keep what is shown, try again later */
+    }
+  }
+
+  render(ffwd.initial("initial-list"));
+  setInterval(refresh, REFRESH_MS);
+})();

@@ -1,0 +1,240 @@
+"""Every route of the HTTP table in CONTRACT.md, with its success status, through the ASGI
+app on a memory store."""
+
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from adapters.http import create_app
+from tests.integration.http.helpers import TestClient, assert_problem
+
+
+def phase(view: dict[str, Any], phase_id: str) -> dict[str, Any]:
+    return next(p for p in view["phases"] if p["id"] == phase_id)
+
+
+def test_create_answers_201_with_the_id_of_a_queued_generator(client, spec):
+    response = client.post("/api/generators", json=spec)
+
+    assert response.status_code == 201
+    assert response.headers["content-type"] == "application/json"
+    gid = response.json()["id"]
+    assert UUID(gid)
+    view = client.get(f"/api/generators/{gid}").json()
+    assert view["state"] == "queued"
+    assert [p["id"] for p in view["phases"]] == ["tabular", "text:customers"]
+    assert [s["id"] for s in view["steps"]] == ["synthesis", "report"]
+
+
+def test_table_paths_are_resolved_relative_to_the_servers_working_directory(
+    client, spec, tables: Path, monkeypatch
+):
+    monkeypatch.chdir(tables)
+    relative = {**spec, "tables": [{"name": "customers", "path": "customers.csv"}]}
+
+    gid = client.post("/api/generators", json=relative).json()["id"]
+
+    view = client.get(f"/api/generators/{gid}").json()
+    assert view["spec"]["tables"][0]["path"] == str((tables / "customers.csv").resolve())
+
+
+def test_the_view_json_has_the_contract_fields(client, create):
+    gid = create()
+
+    view = client.get(f"/api/generators/{gid}").json()
+
+    assert {"id", "name", "kind", "state", "version", "parent", "created_at", "phases"} <= set(
+        view
+    )
+    assert {"steps", "outputs"} <= set(view)
+    assert view["id"] == gid and view["name"] == "customers-demo" and view["kind"] == "training"
+    assert view["parent"] is None and view["version"] == 1
+    assert view["created_at"].endswith("Z")
+    tabular = phase(view, "tabular")
+    assert {
+        "id", "kind", "table", "state", "stop_requested", "reasons", "epoch", "step",
+        "elapsed_s", "val_loss", "epsilon", "checkpoint",
+    } <= set(tabular)
+    assert phase(view, "text:customers")["table"] == "customers"
+    assert [(s["id"], s["state"]) for s in view["steps"]] == [
+        ("synthesis", "pending"),
+        ("report", "pending"),
+    ]
+
+
+def test_a_generator_is_found_by_a_unique_prefix_of_8_characters(client, create):
+    gid = create()
+
+    assert client.get(f"/api/generators/{gid[:8]}").json()["id"] == gid
+    assert client.get(f"/api/generators/{gid.upper()}").json()["id"] == gid
+    assert_problem(client.get(f"/api/generators/{gid[:7]}"), 404, "unknown_generator")
+
+
+def test_the_list_is_newest_first(client, create):
+    first, second, third = create(name="first"), create(name="second"), create(name="third")
+
+    response = client.get("/api/generators")
+
+    assert response.status_code == 200
+    listed = response.json()
+    assert [g["id"] for g in listed] == [third, second, first]
+    assert [g["name"] for g in listed] == ["third", "second", "first"]
+    assert {"id", "name", "kind", "state", "created_at"} <= set(listed[0])
+
+
+def test_stop_on_a_pending_phase_is_pre_queued_and_answers_202_with_the_view(client, create):
+    gid = create()
+
+    response = client.post(
+        f"/api/generators/{gid}/phases/text:customers/stop",
+        headers={"X-Requested-By": "alice"},
+    )
+
+    assert response.status_code == 202
+    view = response.json()
+    text = phase(view, "text:customers")
+    assert text["state"] == "pending" and text["stop_requested"] is True
+    assert phase(view, "tabular")["stop_requested"] is False
+    stop = client.get(f"/api/generators/{gid}/history").json()[-1]
+    assert stop["type"] == "StopRequested"
+    assert stop["phase"] == "text:customers"
+    assert stop["requested_by"] == "alice"
+    assert stop["data"]["phase_state_then"] == "pending"
+
+
+def test_stop_on_a_running_phase_makes_it_stopping(client, create, svc):
+    gid = create()
+    svc.start_phase(UUID(gid), "tabular", "w")
+
+    response = client.post(f"/api/generators/{gid}/phases/tabular/stop")
+
+    assert response.status_code == 202
+    tabular = phase(response.json(), "tabular")
+    assert tabular["state"] == "stopping" and tabular["stop_requested"] is True
+    assert response.json()["state"] == "running"
+    stop = client.get(f"/api/generators/{gid}/history").json()[-1]
+    assert stop["requested_by"] == "http"
+    assert stop["data"]["phase_state_then"] == "running"
+
+
+def test_a_second_stop_is_accepted_and_writes_nothing(client, create, svc):
+    gid = create()
+    svc.start_phase(UUID(gid), "tabular", "w")
+    first = client.post(f"/api/generators/{gid}/phases/tabular/stop").json()
+
+    again = client.post(f"/api/generators/{gid}/phases/tabular/stop")
+
+    assert again.status_code == 202
+    assert again.json()["version"] == first["version"]
+
+
+def test_the_phase_id_may_be_url_encoded(client, create):
+    gid = create()
+
+    response = client.post(f"/api/generators/{gid}/phases/text%3Acustomers/stop")
+
+    assert response.status_code == 202
+    assert phase(response.json(), "text:customers")["stop_requested"] is True
+
+
+def test_cancel_answers_202_with_the_cancelled_view(client, create):
+    gid = create()
+
+    response = client.post(f"/api/generators/{gid[:8]}/cancel", headers={"X-Requested-By": "bob"})
+
+    assert response.status_code == 202
+    view = response.json()
+    assert view["state"] == "cancelled"
+    assert {p["state"] for p in view["phases"]} == {"cancelled"}
+    cancelled = client.get(f"/api/generators/{gid}/history").json()[-1]
+    assert cancelled["type"] == "Cancelled" and cancelled["requested_by"] == "bob"
+
+
+def test_continue_answers_201_with_the_child_and_applies_overrides(client, create, svc):
+    gid = create()
+    assert svc.run(UUID(gid)).state == "succeeded"
+
+    response = client.post(
+        f"/api/generators/{gid}/continue", json={"training": {"max_epochs": 3}}
+    )
+
+    assert response.status_code == 201
+    child = client.get(f"/api/generators/{response.json()['id']}").json()
+    assert child["parent"] == gid
+    assert child["state"] == "queued"
+    assert child["spec"]["training"]["max_epochs"] == 3
+    assert all(p["resumed_from"] for p in child["phases"])
+
+
+def test_continue_without_a_body_keeps_the_parents_spec(client, create, svc):
+    gid = create()
+    svc.run(UUID(gid))
+
+    response = client.post(f"/api/generators/{gid}/continue")
+
+    assert response.status_code == 201
+    child = client.get(f"/api/generators/{response.json()['id']}").json()
+    assert child["spec"]["training"]["max_epochs"] == 1
+
+
+def test_history_lists_every_event_with_version_time_and_type(client, create, svc):
+    gid = create()
+    client.post(f"/api/generators/{gid}/phases/text:customers/stop")
+    svc.run(UUID(gid))
+
+    response = client.get(f"/api/generators/{gid}/history")
+
+    assert response.status_code == 200
+    entries = response.json()
+    assert [e["version"] for e in entries] == list(range(1, len(entries) + 1))
+    assert entries[0]["type"] == "Created" and entries[-1]["type"] == "Succeeded"
+    assert all(e["timestamp"].endswith("Z") for e in entries)
+    succeeded = [e for e in entries if e["type"] == "PhaseSucceeded"]
+    assert {e["phase"]: e["data"]["reasons"] for e in succeeded} == {
+        "tabular": ["max_epochs_reached"],
+        "text:customers": ["manually_stopped"],
+    }
+
+
+def test_the_server_runs_the_generators_it_creates_when_asked(make_client, spec):
+    client = make_client(run_generators=True, progress_interval_s=0.05)
+
+    gid = client.post("/api/generators", json=spec).json()["id"]
+    client.app.state.runs.join(60)
+
+    view = client.get(f"/api/generators/{gid}").json()
+    assert view["state"] == "succeeded"
+    child = client.post(f"/api/generators/{gid}/continue").json()["id"]
+    client.app.state.runs.join(60)
+    assert client.get(f"/api/generators/{child}").json()["state"] == "succeeded"
+
+
+def test_without_run_generators_a_created_generator_stays_queued(client, spec):
+    gid = client.post("/api/generators", json=spec).json()["id"]
+
+    assert client.app.state.runs is None
+    assert client.get(f"/api/generators/{gid}").json()["state"] == "queued"
+
+
+def test_openapi_and_its_page(client):
+    paths = client.get("/openapi.json").json()["paths"]
+
+    assert set(paths) == {
+        "/api/generators",
+        "/api/generators/{generator}",
+        "/api/generators/{generator}/phases/{phase}/stop",
+        "/api/generators/{generator}/cancel",
+        "/api/generators/{generator}/continue",
+        "/api/generators/{generator}/history",
+        "/api/generators/{generator}/events",
+    }
+    page = client.get("/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "/api/generators/{generator}/phases/{phase}/stop" in page.text
+    assert "cdn" not in page.text.lower()
+
+
+def test_the_app_factory_reads_the_token_from_the_environment(svc, monkeypatch):
+    monkeypatch.setenv("FFWD_API_TOKEN", "s3cret")
+    with TestClient(create_app(svc)) as client:
+        assert_problem(client.post("/api/generators", json={}), 401, "unauthorized")
