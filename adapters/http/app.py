@@ -175,7 +175,8 @@ def api_router(
     ) -> StreamingResponse:
         """`id:` is the event's version; `Last-Event-ID` (or `?after=`) resumes after it.
         The stream ends with an `end` event once the generator is finished."""
-        generator_id = await run_in_threadpool(svc.resolve, generator)
+        # Fails (404) before the stream starts: `resolve` alone accepts any well-formed UUID.
+        generator_id = (await run_in_threadpool(svc.get_generator, generator)).id
         body = events.stream(
             svc, generator_id, events.resume_point(request, after), request, poll_s=poll_s
         )

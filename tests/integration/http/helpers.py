@@ -5,7 +5,7 @@ from typing import Any
 
 with warnings.catch_warnings():
     # Newer Starlette prefers the `httpx2` distribution; `httpx` works the same here.
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
 __all__ = ["TestClient", "assert_problem"]

@@ -178,7 +178,7 @@ def test_continue_without_a_body_keeps_the_parents_spec(client, create, svc):
 
 
 def test_history_lists_every_event_with_version_time_and_type(client, create, svc):
-    gid = create()
+    gid = create(training={"max_epochs": 3})
     client.post(f"/api/generators/{gid}/phases/text:customers/stop")
     svc.run(UUID(gid))
 
@@ -191,7 +191,7 @@ def test_history_lists_every_event_with_version_time_and_type(client, create, sv
     assert all(e["timestamp"].endswith("Z") for e in entries)
     succeeded = [e for e in entries if e["type"] == "PhaseSucceeded"]
     assert {e["phase"]: e["data"]["reasons"] for e in succeeded} == {
-        "tabular": ["max_epochs_reached"],
+        "tabular": ["max_epochs_reached"],  # 8 rows: one step per epoch
         "text:customers": ["manually_stopped"],
     }
 
