@@ -70,3 +70,45 @@ class EventFeed(Protocol):
 
     def follow(self, listener: EventListener) -> Callable[[], None]:
         """Start delivering every event stored from now on; returns a stop function."""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One stored lifecycle event as told to the outside world.
+
+    `key` ("{generator id}:{version}") names it for good: every delivery of the same event
+    carries the same key, so a receiver can drop duplicates (delivery is at-least-once).
+    `occurred_at` is the event's own timestamp, ISO 8601 in UTC.
+    """
+
+    key: str
+    type: str
+    event: str
+    generator_id: str
+    version: int
+    occurred_at: str
+    phase: str | None
+    data: dict[str, Any]
+    link: str | None = None
+
+
+class DeliveryFailed(Exception):
+    """A destination did not take a notice; `retryable` says whether trying again may help."""
+
+    def __init__(self, message: str, *, retryable: bool = True, retry_after_s: float | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after_s = retry_after_s
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """One destination of lifecycle notices: a log, a webhook endpoint, a list in a test."""
+
+    name: str
+
+    def wants(self, notice_type: str) -> bool:
+        """Whether this destination is told about notices of this type ("phase.started")."""
+
+    def send(self, notice: Notice, attempt: int) -> None:
+        """Deliver once (no retry here); DeliveryFailed when the destination did not take it."""

@@ -3,7 +3,9 @@
 import copy
 import random
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,6 +37,8 @@ from domain.lifecycle import SUCCEEDED
 
 T = TypeVar("T")
 MIN_PREFIX = 8
+# Events remembered as delivered: far more than a feed can bring back before it catches up.
+_DELIVERED_MEMORY = 10_000
 _HEX_PREFIX = re.compile(r"^[0-9a-f-]+$")
 
 
@@ -62,6 +66,8 @@ class GeneratorService:
         self.worker = worker
         self.max_retries = max_retries
         self._listeners: list[EventListener] = []
+        self._delivered: OrderedDict[tuple[UUID, int], None] = OrderedDict()
+        self._delivered_lock = threading.Lock()
 
     # Running generators.
 
@@ -237,7 +243,9 @@ class GeneratorService:
     # Notification of stored events to in-process listeners (the training control).
 
     def subscribe(self, listener: EventListener) -> Callable[[], None]:
-        """Call `listener` with every batch of events this service stores; returns unsubscribe."""
+        """Call `listener` once with each event this service stores, in the storing thread,
+        and, while a run follows the store, with each event other processes store; returns
+        the function that unsubscribes."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
@@ -278,8 +286,21 @@ class GeneratorService:
             self._notify(events)
 
     def _notify(self, events: Sequence[Any]) -> None:
-        for listener in list(self._listeners):
-            listener(events)
+        """Deliver events to listeners exactly once: the feed also brings back our own."""
+        with self._delivered_lock:
+            fresh = [e for e in events if self._first_delivery(e)]
+        if fresh:
+            for listener in list(self._listeners):
+                listener(fresh)
+
+    def _first_delivery(self, event: Any) -> bool:
+        key = (event.originator_id, event.originator_version)
+        if key in self._delivered:
+            return False
+        self._delivered[key] = None
+        if len(self._delivered) > _DELIVERED_MEMORY:
+            self._delivered.popitem(last=False)
+        return True
 
 
 def _merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

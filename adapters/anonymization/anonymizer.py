@@ -28,14 +28,20 @@ class AindoAnonymizer:
         self.environ = os.environ if environ is None else environ
 
     def check(self, spec: GeneratorSpec) -> list[str]:
-        """Every problem that would stop `anonymize`, read from the tables; empty when none."""
+        """The spec's problems with the tables' data: unknown tables or columns, a column a
+        technique cannot take, an unknown Faker locale; empty when none.
+
+        What a service can reject when a generator is created. The hash key's environment
+        variable is not checked here: it must be set where the generator runs, and is
+        checked there, by `anonymize`.
+        """
         tables, problems = {}, []
         for table in spec.tables:
             try:
                 tables[table.name] = read_rows(table.path)
             except DatasetProblem as e:
                 problems.append(f"tables.{table.name}.path: {e}")
-        return problems + self._problems(spec, tables)
+        return problems + self._problems(spec, tables, environment=False)
 
     def anonymize(self, spec: GeneratorSpec, out_dir: str) -> dict[str, str]:
         """Write `{out_dir}/{table}.csv` for every table: same columns, order and row count.
@@ -43,7 +49,7 @@ class AindoAnonymizer:
         Nothing is written unless every table can be anonymized.
         """
         tables = {table.name: read_rows(table.path) for table in spec.tables}
-        problems = self._problems(spec, tables)
+        problems = self._problems(spec, tables, environment=True)
         if problems:
             raise InvalidSpec(problems)
         techniques = _techniques()
@@ -65,7 +71,9 @@ class AindoAnonymizer:
             _write_csv(Path(paths[name]), columns, cells)
         return paths
 
-    def _problems(self, spec: GeneratorSpec, tables: Mapping[str, Table]) -> list[str]:
+    def _problems(
+        self, spec: GeneratorSpec, tables: Mapping[str, Table], *, environment: bool
+    ) -> list[str]:
         settings = spec.anonymization or AnonymizationSpec()
         known = {t.name: (tables[t.name][0] if t.name in tables else None) for t in spec.tables}
         problems = settings.problems(known)
@@ -79,14 +87,14 @@ class AindoAnonymizer:
                 where = f"anonymization.columns.{name}.{column}"
                 values = [row[column] or "" for row in rows]
                 problem = type_problem(technique.technique, values) or self._option_problem(
-                    technique
+                    technique, environment
                 )
                 if problem:
                     problems.append(f"{where}: {problem}")
         return problems
 
-    def _option_problem(self, technique: object) -> str | None:
-        key_env = technique.key_env if isinstance(technique, Hash) else None
+    def _option_problem(self, technique: object, environment: bool) -> str | None:
+        key_env = technique.key_env if isinstance(technique, Hash) and environment else None
         if key_env is not None and not self.environ.get(key_env):
             return f"hash: the environment variable {key_env} is not set"
         if isinstance(technique, Mock) and technique.locale is not None:

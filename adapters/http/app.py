@@ -66,7 +66,7 @@ def requester(x_requested_by: Annotated[str | None, Header()] = None) -> str:
     return who or DEFAULT_REQUESTER
 
 
-def _token_check(token: str | None):  # noqa: ANN202 - a FastAPI dependency
+def _token_check(token: str | None):
     expected = token.encode() if token else None
 
     async def authorize(

@@ -90,8 +90,8 @@ def install(app: FastAPI, svc: GeneratorService, root: Path | None) -> None:
         return HTMLResponse(page)
 
     @app.get("/generators/{generator}/files/{path:path}", include_in_schema=False)
-    def generator_file(generator: str, path: str):  # noqa: ANN202 - a file or a problem
-        generator_id = svc.resolve(generator)
+    def generator_file(generator: str, path: str):  # a file, or a problem
+        generator_id = svc.get_generator(generator).id  # 404 problem when unknown
         target = output_file(root, generator_id, path)
         if target is None:
             return problem(404, "not_found", f"no output file {path!r} of this generator")

@@ -85,7 +85,7 @@ def _column(name: str, entry: dict, side: str = "synthetic") -> str:
     head = f'<div class="card-head"><b>{escape(name)}</b><span class="kind">{kind}</span>'
     if kind == "categorical":
         c = entry["categories"]
-        facts = f"{c['original']:,} categories original · {c['synthetic']:,} synthetic"
+        facts = f"{c['original']:,} categories original · {c['synthetic']:,} {side}"
     else:
         facts = (
             f"mean {_stat(entry['mean']['original'])} → {_stat(entry['mean']['synthetic'])}"

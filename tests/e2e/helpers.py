@@ -18,9 +18,6 @@ PHASES = ["tabular", "text:customers", "text:orders"]
 STEPS = ["synthesis", "report"]
 ROWS = {"customers": 200, "orders": 150}
 STEPS_PER_EPOCH = 9  # 300 rows, 30 held out for validation, batches of 32
-# While `run` follows the store for other processes' stops, that thread hands listeners the
-# events again (adapters/storage/follower.py).
-FEED_THREAD = "ffwd-follower"
 
 
 def make_spec(
@@ -102,8 +99,6 @@ class OnEvent:
         self.unsubscribe = svc.subscribe(self)
 
     def __call__(self, events: Any) -> None:
-        if threading.current_thread().name == FEED_THREAD:
-            return  # the same events again, from the store's feed: act where they were stored
         match = any(
             type(e).__name__ == self.event
             and (self.phase_id is None or getattr(e, "phase", None) == self.phase_id)

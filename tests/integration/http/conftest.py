@@ -88,4 +88,3 @@ def create(client: TestClient, spec: dict[str, Any]) -> Callable[..., str]:
         return response.json()["id"]
 
     return create_generator
-

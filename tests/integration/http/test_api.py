@@ -43,17 +43,25 @@ def test_the_view_json_has_the_contract_fields(client, create):
 
     view = client.get(f"/api/generators/{gid}").json()
 
-    assert {"id", "name", "kind", "state", "version", "parent", "created_at", "phases"} <= set(
-        view
-    )
+    assert {"id", "name", "kind", "state", "version", "parent", "created_at", "phases"} <= set(view)
     assert {"steps", "outputs"} <= set(view)
     assert view["id"] == gid and view["name"] == "customers-demo" and view["kind"] == "training"
     assert view["parent"] is None and view["version"] == 1
     assert view["created_at"].endswith("Z")
     tabular = phase(view, "tabular")
     assert {
-        "id", "kind", "table", "state", "stop_requested", "reasons", "epoch", "step",
-        "elapsed_s", "val_loss", "epsilon", "checkpoint",
+        "id",
+        "kind",
+        "table",
+        "state",
+        "stop_requested",
+        "reasons",
+        "epoch",
+        "step",
+        "elapsed_s",
+        "val_loss",
+        "epsilon",
+        "checkpoint",
     } <= set(tabular)
     assert phase(view, "text:customers")["table"] == "customers"
     assert [(s["id"], s["state"]) for s in view["steps"]] == [
@@ -154,9 +162,7 @@ def test_continue_answers_201_with_the_child_and_applies_overrides(client, creat
     gid = create()
     assert svc.run(UUID(gid)).state == "succeeded"
 
-    response = client.post(
-        f"/api/generators/{gid}/continue", json={"training": {"max_epochs": 3}}
-    )
+    response = client.post(f"/api/generators/{gid}/continue", json={"training": {"max_epochs": 3}})
 
     assert response.status_code == 201
     child = client.get(f"/api/generators/{response.json()['id']}").json()

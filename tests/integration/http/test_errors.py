@@ -40,8 +40,14 @@ def test_stop_on_a_finished_phase_is_a_conflict(client, create, svc):
     gid = create()
     attempt = svc.start_phase(UUID(gid), "tabular", "w")
     svc.finish_phase(
-        UUID(gid), "tabular", attempt, reasons=["max_epochs_reached"],
-        checkpoint={"id": "c1", "epoch": 1, "step": 1}, epoch=1, step=1, elapsed_s=0.1,
+        UUID(gid),
+        "tabular",
+        attempt,
+        reasons=["max_epochs_reached"],
+        checkpoint={"id": "c1", "epoch": 1, "step": 1},
+        epoch=1,
+        step=1,
+        elapsed_s=0.1,
     )
 
     assert_problem(
@@ -129,9 +135,7 @@ def test_invalid_continue_overrides(client, create, svc):
         "invalid_spec",
     )
     assert any("max_epochs" in p for p in body["problems"])
-    assert_problem(
-        client.post(f"/api/generators/{gid}/continue", json=[1]), 422, "invalid_spec"
-    )
+    assert_problem(client.post(f"/api/generators/{gid}/continue", json=[1]), 422, "invalid_spec")
 
 
 def test_unknown_routes_and_methods_are_problems_too(client):

@@ -126,12 +126,13 @@ def test_every_problem_with_the_data_is_listed_and_nothing_is_written(tables, tm
         "is not set",
         "anonymization.columns.people.note: mock: Faker has no locale 'xx_XX'",
     ]
-    assert anonymizer.check(spec) == expected
     out = tmp_path / "out"
     with pytest.raises(InvalidSpec) as e:
         anonymizer.anonymize(spec, str(out))
     assert e.value.problems == expected
     assert not out.exists()
+    # Where a generator is created, the key's variable may be unset: it is read where it runs.
+    assert anonymizer.check(spec) == [p for p in expected if "FFWD_TEST_UNSET_KEY" not in p]
 
 
 def test_check_reports_an_unreadable_table(tables, tmp_path):

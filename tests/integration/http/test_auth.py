@@ -1,0 +1,77 @@
+"""`FFWD_API_TOKEN`: every mutating request needs `Authorization: Bearer <token>`; reads
+do not."""
+
+from uuid import UUID
+
+import pytest
+
+from tests.integration.http.helpers import assert_problem
+
+TOKEN = "correct horse battery staple"
+
+
+@pytest.fixture
+def secured(make_client):
+    return make_client(api_token=TOKEN)
+
+
+def auth(token: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_mutating_requests_without_the_token_are_401(secured, spec, svc):
+    gid = str(svc.create_generator(spec))
+    for path in [
+        "/api/generators",
+        f"/api/generators/{gid}/phases/tabular/stop",
+        f"/api/generators/{gid}/cancel",
+        f"/api/generators/{gid}/continue",
+    ]:
+        response = secured.post(path, json=spec if path == "/api/generators" else None)
+        body = assert_problem(response, 401, "unauthorized")
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert TOKEN not in body["detail"]
+    # Nothing happened: no stop, no cancel, no new generator.
+    assert [e.type for e in svc.history(UUID(gid))] == ["Created"]
+    assert len(svc.list_generators()) == 1
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        f"Bearer {TOKEN}x",
+        f"Bearer {TOKEN[:-1]}",
+        "Bearer ",
+        f"Basic {TOKEN}",
+        TOKEN,
+    ],
+)
+def test_a_wrong_token_is_401(secured, spec, header):
+    response = secured.post("/api/generators", json=spec, headers={"Authorization": header})
+
+    assert_problem(response, 401, "unauthorized")
+
+
+def test_with_the_token_mutations_succeed(secured, spec, svc):
+    created = secured.post("/api/generators", json=spec, headers=auth())
+    assert created.status_code == 201
+    gid = created.json()["id"]
+
+    stop = secured.post(f"/api/generators/{gid}/phases/text:customers/stop", headers=auth())
+    cancel = secured.post(f"/api/generators/{gid}/cancel", headers=auth())
+
+    assert (stop.status_code, cancel.status_code) == (202, 202)
+
+
+def test_reads_need_no_token(secured, spec, svc):
+    gid = str(svc.create_generator(spec))
+
+    assert secured.get("/api/generators").status_code == 200
+    assert secured.get(f"/api/generators/{gid}").status_code == 200
+    assert secured.get(f"/api/generators/{gid}/history").status_code == 200
+    assert secured.get(f"/generators/{gid}").status_code == 200
+    assert secured.get("/").status_code == 200
+
+
+def test_without_a_token_configured_no_header_is_needed(client, spec):
+    assert client.post("/api/generators", json=spec).status_code == 201
