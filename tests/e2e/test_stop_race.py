@@ -10,7 +10,7 @@ in-process delivery of the stored stop to the runner is exercised."""
 
 import threading
 
-from tests.e2e.helpers import FEED_THREAD, PHASES, OnEvent, entries, phase
+from tests.e2e.helpers import PHASES, OnEvent, entries, phase
 
 
 def test_a_stop_stored_while_the_phase_starts_applies_at_its_first_boundary(
@@ -22,7 +22,7 @@ def test_a_stop_stored_while_the_phase_starts_applies_at_its_first_boundary(
 
     def get_generator(generator, at_version=None):
         g = read(generator, at_version)
-        if armed.is_set() and threading.current_thread().name != FEED_THREAD:
+        if armed.is_set() and threading.current_thread().name != "ffwd-follower":
             armed.clear()
             svc.request_stop(gid, "tabular", requested_by="alice")
         return g

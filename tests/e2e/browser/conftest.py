@@ -66,8 +66,16 @@ def long_spec(web_tables: Path) -> dict[str, Any]:
     return {
         "name": "customers-demo",
         "tables": [
-            {"name": "customers", "path": str(web_tables / "customers.csv")},
-            {"name": "orders", "path": str(web_tables / "orders.csv")},
+            {
+                "name": "customers",
+                "path": str(web_tables / "customers.csv"),
+                "text_columns": ["bio"],
+            },
+            {
+                "name": "orders",
+                "path": str(web_tables / "orders.csv"),
+                "text_columns": ["review"],
+            },
         ],
         "training": {
             "max_epochs": 100000,

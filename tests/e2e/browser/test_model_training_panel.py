@@ -28,6 +28,11 @@ def elapsed_s(page: Page, phase: str) -> float:
     return float(match.group(1))
 
 
+def quiet(page: Page) -> None:
+    """No notice floating over the page (before a screenshot)."""
+    expect(page.locator("#toast")).not_to_have_class(re.compile(r"\bshow\b"), timeout=10_000)
+
+
 def tab_to(page: Page, label: str, presses: int = 40) -> None:
     """Move the keyboard focus with Tab until the element named `label` has it."""
     for _ in range(presses):
@@ -67,6 +72,7 @@ def test_fast_forward_pending_and_running_phases_live(web, page: Page, long_spec
     page.wait_for_timeout(1200)
     assert elapsed_s(page, TABULAR) > before
     assert int(row(page, TABULAR).locator(".epochs").inner_text().split(" / ")[0]) > 0
+    quiet(page)
     page.screenshot(path=str(artifacts / "model-training-prequeued.png"), full_page=True)
 
     # Fast-forward the running tabular phase, with the keyboard this time.
@@ -79,7 +85,7 @@ def test_fast_forward_pending_and_running_phases_live(web, page: Page, long_spec
     expect(row(page, CUSTOMERS)).to_contain_text("Manually stopped")
     expect(row(page, ORDERS)).to_have_attribute("data-state", "running")
     expect(page.locator("#gen-state")).to_have_text("Running")
-    page.wait_for_timeout(600)  # a progress update or two on the running phase
+    quiet(page)  # and meanwhile a few progress updates of the running phase
     screenshot = artifacts / "model-training-panel.png"
     page.screenshot(path=str(screenshot), full_page=True)
 
@@ -119,6 +125,7 @@ def test_fast_forward_pending_and_running_phases_live(web, page: Page, long_spec
     expect(page.locator("#live")).to_have_text("Finished")
 
     assert page.evaluate("window.__notReloaded") is True  # all of it without a reload
+    quiet(page)
     page.screenshot(path=str(artifacts / "generator-view-finished.png"), full_page=True)
     print(f"\nscreenshot: {screenshot}")
 
