@@ -22,6 +22,7 @@ class Progress:
     elapsed_s: float
     val_loss: float | None
     epsilon: float | None
+    kept: dict | None = None
 
 
 class PhaseControl:
@@ -52,6 +53,7 @@ class PhaseControl:
         self._seen_epoch: int | None = None
         self._best_val = math.inf
         self._validations_without_improvement = 0
+        self._unreported_kept: dict | None = None
         self.stop_requested = stop_requested
         self.cancelled = False
         self.epoch = 0
@@ -62,6 +64,11 @@ class PhaseControl:
     def request_stop(self) -> None:
         """A stop for this phase was stored: applied at the next step boundary."""
         self.stop_requested = True
+
+    def kept(self, checkpoint: dict) -> None:
+        """The engine kept a new best checkpoint: recorded with the next progress, so that a
+        worker taking this phase over resumes from it."""
+        self._unreported_kept = dict(checkpoint)
 
     def interrupt(self) -> None:
         """The generator was cancelled: the next boundary raises at once."""
@@ -104,7 +111,9 @@ class PhaseControl:
         if reasons:
             return Decision(stop=True, reasons=tuple(reasons))
         if now >= self._next_report:
-            self._report(Progress(epoch, step, now - self._started, self.val_loss, self.epsilon))
+            kept, self._unreported_kept = self._unreported_kept, None
+            elapsed = now - self._started
+            self._report(Progress(epoch, step, elapsed, self.val_loss, self.epsilon, kept))
             self._next_report = now + self._interval
         self._wake = min(self._deadline, self._next_report)
         return CONTINUE

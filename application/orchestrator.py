@@ -1,16 +1,21 @@
-"""Runs one generator's pipeline: tabular phase, text phases, synthesis, report.
+"""Runs a generator's pipeline: tabular phase, text phases, synthesis, report.
 
-Each phase gets a PhaseControl whose flags follow the stored events of its generator, so a
-stop stored by anyone reaches the engine at its next step boundary and a cancel interrupts it.
+`run` executes every part in this process; `work_on` claims one runnable part for a worker
+(starting a pending one, or taking over one whose worker's lease expired). Each phase gets a
+PhaseControl whose flags follow the stored events of its generator, so a stop stored by
+anyone reaches the engine at its next step boundary and a cancel interrupts it.
 """
 
+import threading
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from application.control import PhaseControl, Progress
+from application.phase_follower import PhaseFollower
 from application.ports import Workspace
 from application.spec import GeneratorSpec
 from application.training import (
@@ -21,12 +26,22 @@ from application.training import (
     TrainingEngine,
 )
 from domain import errors
-from domain.generator import ANONYMIZATION, Generator
+from domain.generator import ANONYMIZATION, DEFAULT_LEASE_S, Generator
 from domain.lifecycle import CANCELLED, PENDING, SUCCEEDED, TERMINAL
 from domain.parts import TABULAR
 
 if TYPE_CHECKING:
     from application.service import GeneratorService
+
+Claim = Callable[[], int]
+
+
+class LeaseLost(PhaseInterrupted):
+    """Another worker took this part over (our lease expired): stop, keep nothing of ours."""
+
+
+class ClaimLost(Exception):
+    """Another worker claimed the part first: the loser of the race moves on."""
 
 
 class Orchestrator:
@@ -40,6 +55,7 @@ class Orchestrator:
         anonymizer: Anonymizer | None = None,
         worker: str = "local",
         progress_interval_s: float = 1.0,
+        lease_s: float = DEFAULT_LEASE_S,
     ) -> None:
         self.service = service
         self.engines = engines
@@ -48,6 +64,7 @@ class Orchestrator:
         self.anonymizer = anonymizer
         self.worker = worker
         self.progress_interval_s = progress_interval_s
+        self.lease_s = lease_s
 
     def run(self, generator_id: UUID) -> None:
         """Execute every pending part of the pipeline, in order, until the generator ends."""
@@ -62,6 +79,8 @@ class Orchestrator:
                 self._train(g, spec, engine)
                 self._synthesize(generator_id, spec, engine)
                 self._report(generator_id, spec, after="synthesis", tables="synthetic")
+        except LeaseLost:
+            pass  # another worker runs that part now
         except (errors.FfwdError, PhaseInterrupted):
             # A cancel, or another phase's failure, ended the generator under our feet.
             if self.service.get_generator(generator_id).state not in TERMINAL:
@@ -70,6 +89,64 @@ class Orchestrator:
             # A cancel may also land between two parts, with no error to say so.
             if self.service.get_generator(generator_id).state == CANCELLED:
                 self.discard(generator_id, engine)
+
+    def work_on(self, generator_id: UUID, now: datetime) -> bool:
+        """Claim one runnable part and run it; False when there is none to claim (all done,
+        waiting for another part, or held by a live worker) or another worker won the race."""
+        g = self.service.get_generator(generator_id)
+        if g.state in TERMINAL:
+            return False
+        part, takeover = next_part(g, now)
+        if part is None:
+            return False
+        spec = GeneratorSpec.model_validate(g.spec)
+        engine = None if g.kind == ANONYMIZATION else self._engine(spec)
+        claim = self._claim(generator_id, part, now, takeover)
+        try:
+            if part in g.phases:
+                self._run_phase(generator_id, part, spec, engine, claim)
+            elif part == "synthesis":
+                self._synthesize(generator_id, spec, engine, claim)
+            elif part == "anonymize":
+                self._anonymize(generator_id, spec, claim)
+            else:
+                after, tables = (
+                    ("anonymize", "anonymized") if engine is None else ("synthesis", "synthetic")
+                )
+                self._report(generator_id, spec, after=after, tables=tables, claim=claim)
+        except ClaimLost:
+            return False
+        except LeaseLost:
+            return True
+        except (errors.FfwdError, PhaseInterrupted):
+            if self.service.get_generator(generator_id).state not in TERMINAL:
+                raise
+        finally:
+            if self.service.get_generator(generator_id).state == CANCELLED:
+                self.discard(generator_id, engine)
+        return True
+
+    def _claim(self, generator_id: UUID, part: str, now: datetime, takeover: bool) -> Claim:
+        """Appending the "started" (or "taken over") event at the expected version is the
+        lock: a concurrent claim makes one of the two saves fail, and its retry is refused."""
+
+        def claim() -> int:
+            try:
+                if takeover:
+                    return self.service.take_over(
+                        generator_id, part, self.worker, now, lease_s=self.lease_s
+                    )
+                if part in self.service.get_generator(generator_id).phases:
+                    return self.service.start_phase(
+                        generator_id, part, self.worker, lease_s=self.lease_s
+                    )
+                return self.service.start_step(
+                    generator_id, part, self.worker, lease_s=self.lease_s
+                )
+            except (errors.InvalidTransition, errors.PhaseAlreadyFinished) as e:
+                raise ClaimLost(str(e)) from e
+
+        return claim
 
     def discard(self, generator_id: UUID, engine: TrainingEngine | None) -> None:
         """A cancelled generator keeps nothing: checkpoints and outputs are deleted."""
@@ -93,14 +170,22 @@ class Orchestrator:
                 self._run_phase(g.id, phase_id, spec, engine)
 
     def _run_phase(
-        self, generator_id: UUID, phase_id: str, spec: GeneratorSpec, engine: TrainingEngine
+        self,
+        generator_id: UUID,
+        phase_id: str,
+        spec: GeneratorSpec,
+        engine: TrainingEngine,
+        claim: Claim | None = None,
     ) -> None:
         if self.service.get_generator(generator_id).state in TERMINAL:
             return
-        follower = _PhaseFollower(generator_id, phase_id)
+        claim = claim or (
+            lambda: self.service.start_phase(generator_id, phase_id, self.worker, self.lease_s)
+        )
+        follower = PhaseFollower(generator_id, phase_id)
         unsubscribe = self.service.subscribe(follower)
         try:
-            attempt = self.service.start_phase(generator_id, phase_id, self.worker)
+            attempt = claim()
             g = self.service.get_generator(generator_id)
             phase = g.phases[phase_id]
             control = PhaseControl(
@@ -128,7 +213,7 @@ class Orchestrator:
             except Exception as e:  # an engine bug or bad data: the phase fails, with why
                 self._fail(generator_id, phase_id, attempt, e)
                 return
-            self.service.finish_phase(
+            self._report_end(
                 generator_id,
                 phase_id,
                 attempt,
@@ -157,11 +242,20 @@ class Orchestrator:
                     elapsed_s=round(p.elapsed_s, 3),
                     val_loss=p.val_loss,
                     epsilon=p.epsilon,
+                    kept=p.kept,
                 )
-            except (errors.GeneratorCancelled, errors.StaleRunner) as e:
+            except errors.StaleRunner as e:
+                raise LeaseLost(str(e)) from e
+            except errors.GeneratorCancelled as e:
                 raise PhaseInterrupted(str(e)) from e
 
         return report
+
+    def _report_end(self, generator_id: UUID, phase_id: str, attempt: int, **outcome: Any) -> None:
+        try:
+            self.service.finish_phase(generator_id, phase_id, attempt, **outcome)
+        except errors.StaleRunner as e:
+            raise LeaseLost(str(e)) from e
 
     def _fail(self, generator_id: UUID, phase_id: str, attempt: int, e: Exception) -> None:
         message = f"{type(e).__name__}: {e}"
@@ -172,7 +266,13 @@ class Orchestrator:
 
     # Pipeline steps.
 
-    def _synthesize(self, generator_id: UUID, spec: GeneratorSpec, engine: TrainingEngine) -> None:
+    def _synthesize(
+        self,
+        generator_id: UUID,
+        spec: GeneratorSpec,
+        engine: TrainingEngine,
+        claim: Claim | None = None,
+    ) -> None:
         g = self.service.get_generator(generator_id)
         if any(p.state != SUCCEEDED for p in g.phases.values()):
             return
@@ -181,33 +281,63 @@ class Orchestrator:
             generator_id,
             "synthesis",
             lambda: {"synthetic": engine.synthesize(str(generator_id), spec, g.checkpoints(), out)},
+            claim,
         )
 
-    def _anonymize(self, generator_id: UUID, spec: GeneratorSpec) -> None:
+    def _anonymize(
+        self, generator_id: UUID, spec: GeneratorSpec, claim: Claim | None = None
+    ) -> None:
         if self.anonymizer is None:
             raise errors.NotApplicable("this service was built without an anonymizer")
         out = self.workspace.outputs_dir(str(generator_id))
         self._step(
-            generator_id, "anonymize", lambda: {"anonymized": self.anonymizer.anonymize(spec, out)}
+            generator_id,
+            "anonymize",
+            lambda: {"anonymized": self.anonymizer.anonymize(spec, out)},
+            claim,
         )
 
-    def _report(self, generator_id: UUID, spec: GeneratorSpec, *, after: str, tables: str) -> None:
+    def _report(
+        self,
+        generator_id: UUID,
+        spec: GeneratorSpec,
+        *,
+        after: str,
+        tables: str,
+        claim: Claim | None = None,
+    ) -> None:
         g = self.service.get_generator(generator_id)
         if g.steps[after].state != SUCCEEDED:
             return
         out = self.workspace.outputs_dir(str(generator_id))
-        self._step(generator_id, "report", lambda: self.reports.write(spec, g.outputs[tables], out))
+        self._step(
+            generator_id, "report", lambda: self.reports.write(spec, g.outputs[tables], out), claim
+        )
 
-    def _step(self, generator_id: UUID, step_id: str, work: Callable[[], dict[str, Any]]) -> None:
-        if self.service.get_generator(generator_id).steps[step_id].state != PENDING:
-            return
-        attempt = self.service.start_step(generator_id, step_id, self.worker)
+    def _step(
+        self,
+        generator_id: UUID,
+        step_id: str,
+        work: Callable[[], dict[str, Any]],
+        claim: Claim | None = None,
+    ) -> None:
+        if claim is None:
+            if self.service.get_generator(generator_id).steps[step_id].state != PENDING:
+                return
+            claim = lambda: self.service.start_step(  # noqa: E731
+                generator_id, step_id, self.worker, self.lease_s
+            )
+        attempt = claim()
+        with _Heartbeat(self.service, generator_id, step_id, attempt, self.lease_s / 3):
+            try:
+                outputs = work()
+            except Exception as e:  # the step fails, and the generator with it, saying why
+                self.service.fail_step(generator_id, step_id, attempt, f"{type(e).__name__}: {e}")
+                return
         try:
-            outputs = work()
-        except Exception as e:  # the step fails, and the generator with it, saying why
-            self.service.fail_step(generator_id, step_id, attempt, f"{type(e).__name__}: {e}")
-            return
-        self.service.finish_step(generator_id, step_id, attempt, outputs)
+            self.service.finish_step(generator_id, step_id, attempt, outputs)
+        except errors.StaleRunner as e:
+            raise LeaseLost(str(e)) from e
 
     def _engine(self, spec: GeneratorSpec) -> TrainingEngine:
         try:
@@ -219,39 +349,52 @@ class Orchestrator:
             ) from None
 
 
-class _PhaseFollower:
-    """Turns stored events into the control's flags for one phase; flags seen before the
-    control exists are kept and handed to it when it is attached."""
+def next_part(g: Generator, now: datetime) -> tuple[str | None, bool]:
+    """The part a worker may claim now, in pipeline order, and whether that is a takeover."""
+    tabular_done = TABULAR not in g.phases or g.phases[TABULAR].state == SUCCEEDED
+    for p in g.phases.values():
+        if p.state == PENDING and (p.id == TABULAR or tabular_done):
+            return p.id, False
+        if g.lease_expired(p.id, now):
+            return p.id, True
+    for s in g.steps.values():
+        if s.state == PENDING and g.step_is_ready(s.id):
+            return s.id, False
+        if g.lease_expired(s.id, now):
+            return s.id, True
+    return None, False
 
-    def __init__(self, generator_id: UUID, phase_id: str) -> None:
-        self.generator_id = generator_id
-        self.phase_id = phase_id
-        self.control: PhaseControl | None = None
-        self.stop_requested = False
-        self.ended = False
 
-    def attach(self, control: PhaseControl) -> None:
-        self.control = control
-        self._apply()
+class _Heartbeat:
+    """Renews a running step's lease from a background thread while its work goes on."""
 
-    def __call__(self, events: Sequence[Any]) -> None:
-        for e in events:
-            if e.originator_id != self.generator_id:
-                continue
-            kind = type(e)
-            if kind is Generator.StopRequested and e.phase == self.phase_id:
-                self.stop_requested = True
-            elif kind in (Generator.Cancelled, Generator.Failed):
-                self.ended = True
-        self._apply()
+    def __init__(
+        self,
+        service: "GeneratorService",
+        generator_id: UUID,
+        part: str,
+        attempt: int,
+        every_s: float,
+    ) -> None:
+        self._stop = threading.Event()
+        self._beat = lambda: service.heartbeat(generator_id, part, attempt)
+        self._every_s = every_s
+        self._thread = threading.Thread(target=self._run, name="ffwd-heartbeat", daemon=True)
 
-    def _apply(self) -> None:
-        if self.control is None:
-            return
-        if self.stop_requested:
-            self.control.request_stop()
-        if self.ended:
-            self.control.interrupt()
+    def __enter__(self) -> "_Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every_s):
+            try:
+                self._beat()
+            except errors.FfwdError:
+                return  # cancelled or taken over: the work's own report will say so
 
 
 def _tables_for(spec: GeneratorSpec, table: str | None) -> list:

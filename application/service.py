@@ -7,6 +7,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
@@ -32,7 +33,7 @@ from application.views import (
     view_of,
 )
 from domain import errors
-from domain.generator import ANONYMIZATION, TRAINING, Generator
+from domain.generator import ANONYMIZATION, DEFAULT_LEASE_S, TRAINING, Generator
 from domain.lifecycle import SUCCEEDED
 
 T = TypeVar("T")
@@ -179,8 +180,10 @@ class GeneratorService:
 
     # Commands from the orchestrator and runners.
 
-    def start_phase(self, generator: UUID, phase: str, worker: str) -> int:
-        return self.execute(generator, lambda g: g.start_phase(phase, worker))
+    def start_phase(
+        self, generator: UUID, phase: str, worker: str, lease_s: float = DEFAULT_LEASE_S
+    ) -> int:
+        return self.execute(generator, lambda g: g.start_phase(phase, worker, lease_s))
 
     def record_progress(self, generator: UUID, phase: str, attempt: int, **metrics: Any) -> None:
         self.execute(generator, lambda g: g.record_progress(phase, attempt, **metrics))
@@ -191,8 +194,23 @@ class GeneratorService:
     def fail_phase(self, generator: UUID, phase: str, attempt: int, error: str) -> None:
         self.execute(generator, lambda g: g.fail_phase(phase, attempt, error))
 
-    def start_step(self, generator: UUID, step: str, worker: str) -> int:
-        return self.execute(generator, lambda g: g.start_step(step, worker))
+    def start_step(
+        self, generator: UUID, step: str, worker: str, lease_s: float = DEFAULT_LEASE_S
+    ) -> int:
+        return self.execute(generator, lambda g: g.start_step(step, worker, lease_s))
+
+    def heartbeat(self, generator: UUID, part: str, attempt: int) -> None:
+        self.execute(generator, lambda g: g.heartbeat(part, attempt))
+
+    def take_over(
+        self,
+        generator: UUID,
+        part: str,
+        worker: str,
+        now: datetime,
+        lease_s: float = DEFAULT_LEASE_S,
+    ) -> int:
+        return self.execute(generator, lambda g: g.take_over(part, worker, now, lease_s))
 
     def finish_step(
         self, generator: UUID, step: str, attempt: int, outputs: dict[str, Any]

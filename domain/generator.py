@@ -5,6 +5,7 @@ mutating; then they trigger an event that carries the outcome. Event bodies only
 so replaying an old history never consults today's rules (ADR 0002, ADR 0004).
 """
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -19,13 +20,15 @@ from domain.lifecycle import (
     QUEUED,
     RUNNING,
     STEP_RULES,
+    STOPPING,
     SUCCEEDED,
     TERMINAL,
     next_state,
 )
-from domain.parts import TABULAR, TEXT, Phase, Step, text_phase_id
+from domain.parts import TABULAR, TEXT, Phase, Step, renew_lease, text_phase_id
 from domain.reasons import normalize
 
+DEFAULT_LEASE_S = 30.0
 TRAINING = "training"
 ANONYMIZATION = "anonymization"
 TRAINING_STEPS = ["synthesis", "report"]
@@ -37,6 +40,11 @@ def phase_layout(text_tables: list[str]) -> list[dict[str, Any]]:
     layout: list[dict[str, Any]] = [{"id": TABULAR, "kind": TABULAR, "table": None}]
     layout += [{"id": text_phase_id(t), "kind": TEXT, "table": t} for t in text_tables]
     return layout
+
+
+def _count(p: Phase, e: Any) -> None:
+    p.epoch, p.step, p.elapsed_s = e.epoch, e.step, e.elapsed_s
+    p.val_loss, p.epsilon = e.val_loss, e.epsilon
 
 
 class Generator(Aggregate):
@@ -80,6 +88,7 @@ class Generator(Aggregate):
         attempt: int
         worker: str
         state: str
+        lease_s: float
 
         def apply(self, g: "Generator") -> None:
             p = g.phases[self.phase]
@@ -89,6 +98,36 @@ class Generator(Aggregate):
                 self.worker,
                 self.timestamp,
             )
+            p.lease_s = self.lease_s
+            renew_lease(p, self.timestamp)
+
+    class Heartbeat(Event):
+        """The worker running a phase or step is alive: its lease is renewed."""
+
+        TOPIC = "ffwd:Generator.Heartbeat"
+        part: str
+        attempt: int
+
+        def apply(self, g: "Generator") -> None:
+            renew_lease(g.part(self.part), self.timestamp)
+
+    class TakenOver(Event):
+        """A part whose worker's lease expired runs on as a new attempt of another worker."""
+
+        TOPIC = "ffwd:Generator.TakenOver"
+        part: str
+        attempt: int
+        worker: str
+        previous_worker: str | None
+        resume_from: dict[str, Any] | None
+        lease_s: float
+
+        def apply(self, g: "Generator") -> None:
+            part = g.part(self.part)
+            part.attempt, part.worker, part.lease_s = self.attempt, self.worker, self.lease_s
+            renew_lease(part, self.timestamp)
+            if self.resume_from is not None:
+                part.resume_from = self.resume_from
 
     class StopRequested(Event):
         TOPIC = "ffwd:Generator.StopRequested"
@@ -110,21 +149,31 @@ class Generator(Aggregate):
         elapsed_s: float
         val_loss: float | None
         epsilon: float | None
+        kept: dict[str, Any] | None
 
         def apply(self, g: "Generator") -> None:
             p = g.phases[self.phase]
-            p.epoch, p.step, p.elapsed_s = self.epoch, self.step, self.elapsed_s
-            p.val_loss, p.epsilon = self.val_loss, self.epsilon
+            _count(p, self)
+            if self.kept is not None:
+                p.last_kept = self.kept
+            renew_lease(p, self.timestamp)
 
-    class PhaseSucceeded(PhaseProgressed):
+    class PhaseSucceeded(Event):
         TOPIC = "ffwd:Generator.PhaseSucceeded"
+        phase: str
+        attempt: int
+        epoch: int
+        step: int
+        elapsed_s: float
+        val_loss: float | None
+        epsilon: float | None
         reasons: list[str]
         checkpoint: dict[str, Any]
         state: str
 
         def apply(self, g: "Generator") -> None:
-            super().apply(g)
             p = g.phases[self.phase]
+            _count(p, self)
             p.state, p.reasons, p.checkpoint = self.state, self.reasons, self.checkpoint
             p.ended_at = self.timestamp
 
@@ -145,6 +194,7 @@ class Generator(Aggregate):
         attempt: int
         worker: str
         state: str
+        lease_s: float
 
         def apply(self, g: "Generator") -> None:
             s = g.steps[self.pipeline_step]
@@ -154,6 +204,8 @@ class Generator(Aggregate):
                 self.worker,
                 self.timestamp,
             )
+            s.lease_s = self.lease_s
+            renew_lease(s, self.timestamp)
 
     class StepSucceeded(Event):
         TOPIC = "ffwd:Generator.StepSucceeded"
@@ -288,7 +340,7 @@ class Generator(Aggregate):
 
     # Commands from the orchestrator and the runners.
 
-    def start_phase(self, phase_id: str, worker: str) -> int:
+    def start_phase(self, phase_id: str, worker: str, lease_s: float = DEFAULT_LEASE_S) -> int:
         """Claim a pending phase for a new attempt; a pre-queued stop makes it `stopping`."""
         self._require_live()
         phase = self.phase(phase_id)
@@ -300,7 +352,12 @@ class Generator(Aggregate):
         self._start_if_queued()
         attempt = phase.attempt + 1
         self.trigger_event(
-            self.PhaseStarted, phase=phase_id, attempt=attempt, worker=worker, state=state
+            self.PhaseStarted,
+            phase=phase_id,
+            attempt=attempt,
+            worker=worker,
+            state=state,
+            lease_s=lease_s,
         )
         return attempt
 
@@ -314,7 +371,10 @@ class Generator(Aggregate):
         elapsed_s: float,
         val_loss: float | None = None,
         epsilon: float | None = None,
+        kept: dict[str, Any] | None = None,
     ) -> None:
+        """Counters and metrics of a running phase; `kept` is the checkpoint kept so far, from
+        which a takeover resumes. Renews the attempt's lease."""
         phase = self._runner_phase(phase_id, attempt, "progress", epoch, step)
         self.trigger_event(
             self.PhaseProgressed,
@@ -325,6 +385,7 @@ class Generator(Aggregate):
             elapsed_s=elapsed_s,
             val_loss=val_loss,
             epsilon=epsilon,
+            kept=dict(kept) if kept else None,
         )
 
     def finish_phase(
@@ -372,7 +433,7 @@ class Generator(Aggregate):
         )
         self._fail(f"phase {phase_id} failed: {error}")
 
-    def start_step(self, step_id: str, worker: str) -> int:
+    def start_step(self, step_id: str, worker: str, lease_s: float = DEFAULT_LEASE_S) -> int:
         self._require_live()
         step = self.step(step_id)
         state = self._next_step_state(step, "start")
@@ -381,7 +442,62 @@ class Generator(Aggregate):
         self._start_if_queued()
         attempt = step.attempt + 1
         self.trigger_event(
-            self.StepStarted, pipeline_step=step_id, attempt=attempt, worker=worker, state=state
+            self.StepStarted,
+            pipeline_step=step_id,
+            attempt=attempt,
+            worker=worker,
+            state=state,
+            lease_s=lease_s,
+        )
+        return attempt
+
+    # Leases: a running part belongs to one attempt while its worker shows signs of life.
+
+    def heartbeat(self, part_id: str, attempt: int) -> None:
+        part = self.part(part_id)
+        self._require_not_cancelled()
+        if attempt != part.attempt:
+            raise errors.StaleRunner(f"attempt {attempt} of {part_id!r} is not the current one")
+        if part.state not in (RUNNING, STOPPING):
+            raise errors.InvalidTransition(f"{part_id!r} is {part.state}, not running")
+        self.trigger_event(self.Heartbeat, part=part_id, attempt=attempt)
+
+    def lease_expired(self, part_id: str, now: datetime) -> bool:
+        part = self.part(part_id)
+        return (
+            part.state in (RUNNING, STOPPING)
+            and part.lease_expires_at is not None
+            and now >= part.lease_expires_at
+        )
+
+    def take_over(
+        self, part_id: str, worker: str, now: datetime, lease_s: float = DEFAULT_LEASE_S
+    ) -> int:
+        """Run a part whose worker's lease expired as a new attempt. A phase resumes from
+        the checkpoint it kept last, its counters going on from where they were (ADR 0016)."""
+        self._require_live()
+        part = self.part(part_id)
+        if not self.lease_expired(part_id, now):
+            raise errors.InvalidTransition(
+                f"{part_id!r} is {part.state}, held by {part.worker} until {part.lease_expires_at}"
+            )
+        resume_from = None
+        if isinstance(part, Phase) and part.last_kept:
+            resume_from = {
+                **part.last_kept,
+                "generator": str(self.id),
+                "epoch": part.epoch,
+                "step": part.step,
+            }
+        attempt = part.attempt + 1
+        self.trigger_event(
+            self.TakenOver,
+            part=part_id,
+            attempt=attempt,
+            worker=worker,
+            previous_worker=part.worker,
+            resume_from=resume_from,
+            lease_s=lease_s,
         )
         return attempt
 
@@ -416,6 +532,10 @@ class Generator(Aggregate):
         except KeyError:
             known = ", ".join(self.phases) or "none"
             raise errors.UnknownPhase(f"no phase {phase_id!r} (phases: {known})") from None
+
+    def part(self, part_id: str) -> Phase | Step:
+        """A phase or a pipeline step, by id."""
+        return self.phases.get(part_id) or self.step(part_id)
 
     def step(self, step_id: str) -> Step:
         try:

@@ -1,7 +1,7 @@
 """The plain state a generator holds for each training phase and pipeline step."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from domain.lifecycle import PENDING
 
@@ -11,6 +11,11 @@ TEXT = "text"
 
 def text_phase_id(table: str) -> str:
     return f"{TEXT}:{table}"
+
+
+def renew_lease(part: "Phase | Step", when: datetime) -> None:
+    """A running part's worker is alive as of `when`: its lease runs `lease_s` from then."""
+    part.lease_expires_at = when + timedelta(seconds=part.lease_s)
 
 
 @dataclass
@@ -32,6 +37,9 @@ class Phase:
     ended_at: datetime | None = None
     checkpoint: dict | None = None
     resume_from: dict | None = None
+    last_kept: dict | None = None
+    lease_s: float = 0.0
+    lease_expires_at: datetime | None = None
     error: str | None = None
 
 
@@ -44,4 +52,6 @@ class Step:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     outputs: dict = field(default_factory=dict)
+    lease_s: float = 0.0
+    lease_expires_at: datetime | None = None
     error: str | None = None

@@ -58,7 +58,10 @@ class ReferenceEngine:
             groups = resumed_groups(meta, arrays, data, training.validation_split, job.seed)
             saved = meta["checkpoint"]
             history = meta.get("privacy", {}).get("segments", [])
-            start = Start(saved["epoch"], saved["step"], history, resumed=True)
+            # Counters go on from where the phase was, which a takeover puts past the checkpoint.
+            epoch = max(saved["epoch"], parent.get("epoch", 0))
+            step = max(saved["step"], parent.get("step", 0))
+            start = Start(epoch, step, history, resumed=True)
         elif job.kind == TABULAR:
             groups = tabular_groups(job.tables, data, training.validation_split, job.seed, private)
         else:

@@ -65,12 +65,16 @@ class Loop:
             )
         self.kept: Kept | None = None
         self.val_loss: float | None = None
+        self.control: Control | None = None
         if start.resumed:
             # The resumed model is the best so far until an epoch beats it.
             self.val_loss = phase.validation_loss()
             self._keep(self.val_loss)
 
     def run(self, control: Control) -> PhaseOutcome:
+        self.control = control
+        if self.kept is not None:
+            self._announce(self.kept)
         rng = np.random.default_rng([self.job.seed, self.step])
         for _ in range(MAX_EPOCHS):
             self.phase.start_epoch(rng)
@@ -143,5 +147,13 @@ class Loop:
         job = self.job
         self.store.save(job.generator_id, job.phase_id, kept.id, self.phase.arrays(), meta)
         previous, self.kept = self.kept, kept
+        self._announce(kept)
         if previous is not None and previous.id != kept.id:
             self.store.delete(job.generator_id, job.phase_id, previous.id)
+
+    def _announce(self, kept: Kept) -> None:
+        """Tell a control that records it (the application's does) which checkpoint is kept,
+        so that a worker taking over this phase resumes from it."""
+        record = getattr(self.control, "kept", None)
+        if record is not None:
+            record(kept.as_dict())
