@@ -6,7 +6,8 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -75,24 +76,35 @@ class GeneratorService:
     def run(self, generator: UUID | str, *, progress_interval_s: float = 1.0) -> GeneratorView:
         """Execute the generator's pipeline in this process, blocking; returns the final view."""
         generator_id = self.resolve(generator)
+        orchestrator = self.orchestrator(progress_interval_s=progress_interval_s)
+        with self.following():
+            orchestrator.run(generator_id)
+        return self.get_view(generator_id)
+
+    def orchestrator(self, **options: Any) -> Orchestrator:
+        """What runs pipelines for this service: `run` here, or `work_on` in a worker."""
         if self.reports is None or self.workspace is None:
             raise errors.NotApplicable("this service was built without engines to run generators")
-        # Stops and cancels stored by other processes reach this run's phases through the feed.
+        return Orchestrator(
+            self,
+            self.engines,
+            self.reports,
+            self.workspace,
+            anonymizer=self.anonymizer,
+            worker=self.worker,
+            **options,
+        )
+
+    @contextmanager
+    def following(self) -> Iterator[None]:
+        """While inside, stops and cancels stored by other processes reach this process's
+        running phases (through the feed)."""
         stop_following = self.feed.follow(self._notify) if self.feed else None
         try:
-            Orchestrator(
-                self,
-                self.engines,
-                self.reports,
-                self.workspace,
-                anonymizer=self.anonymizer,
-                worker=self.worker,
-                progress_interval_s=progress_interval_s,
-            ).run(generator_id)
+            yield
         finally:
             if stop_following:
                 stop_following()
-        return self.get_view(generator_id)
 
     # Creating generators.
 

@@ -2,20 +2,23 @@
 
 import contextlib
 import json
+import signal
 import sys
-import time
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from adapters.cli.live import run_in_terminal, watch, who
+from adapters.cli.notify import NotifyOption, notify_app, notify_while_running
 from adapters.cli.panel import history_table, render
 from adapters.cli.spec_file import load_spec_file
 from adapters.container import DEFAULT_DATA, build_service
 from adapters.storage.urls import DEFAULT_STORE
 from application.service import GeneratorService
+from application.worker import Worker
 from domain.errors import FfwdError, InvalidSpec
+from domain.generator import DEFAULT_LEASE_S
 
 app = typer.Typer(
     name="ffwd",
@@ -62,13 +65,16 @@ def _print_json(payload: object) -> None:
 @app.command()
 def run(
     spec: Annotated[str, typer.Argument(help="The generator spec, a JSON or YAML file.")],
+    ctx: typer.Context,
     detach: Annotated[bool, typer.Option(help="Only create it (queued) for a worker.")] = False,
     store: Store = DEFAULT_STORE,
     data: Data = DEFAULT_DATA,
+    notify: NotifyOption = None,
 ) -> None:
     """Create a generator and run its pipeline here; prints the generator id first."""
     raw, base_dir = load_spec_file(spec)
     svc = service(store, data)
+    notify_while_running(ctx, svc.store, notify)
     gid = svc.create_generator(raw, base_dir=base_dir)
     print(gid, flush=True)
     if detach:
@@ -187,32 +193,35 @@ def list_generators(
 
 @app.command()
 def worker(
-    once: Annotated[bool, typer.Option(help="Exit when no queued generator is left.")] = False,
+    once: Annotated[bool, typer.Option(help="Exit when no part is left to claim.")] = False,
+    concurrency: Annotated[int, typer.Option(min=1, help="Parts run side by side.")] = 1,
     poll_s: Annotated[float, typer.Option(help="Seconds between looks for work.")] = 1.0,
+    lease_s: Annotated[
+        float,
+        typer.Option(
+            help="A part whose worker shows no sign of life this long is "
+            "taken over by another worker."
+        ),
+    ] = DEFAULT_LEASE_S,
     store: Store = DEFAULT_STORE,
     data: Data = DEFAULT_DATA,
 ) -> None:
-    """Execute queued generators from the store, oldest first."""
+    """Execute queued generators from the store: claim their phases and steps one at a time
+    (any number of workers may share a store). SIGTERM stops claiming and lets the parts in
+    hand finish."""
     svc = service(store, data)
-    tried: set = set()
-    while True:
-        queued = [
-            s.id
-            for s in reversed(svc.list_generators())
-            if s.state == "queued" and s.id not in tried
-        ]
-        for gid in queued:
-            tried.add(gid)
-            try:
-                view = svc.run(gid)
-            except FfwdError as e:  # another worker claimed it first: move on
-                print(f"skipped {gid}: {e.code}: {e}", file=sys.stderr)
-                continue
-            print(f"{gid} {view.state}", flush=True)
-        if once and not queued:
-            return
-        if not queued:
-            time.sleep(poll_s)
+    work = Worker(
+        svc,
+        svc.orchestrator(lease_s=lease_s),
+        concurrency=concurrency,
+        poll_s=poll_s,
+        on_part=lambda gid: print(f"{gid} {svc.get_view(gid).state}", flush=True),
+    )
+    signal.signal(signal.SIGTERM, lambda *_: work.stop())
+    try:
+        work.run(once=once)
+    except KeyboardInterrupt:
+        work.stop()
 
 
 @app.command()
@@ -225,6 +234,9 @@ def demo(
     from adapters.cli.demo import run_demo
 
     run_demo(service(store, data), out)
+
+
+app.add_typer(notify_app, name="notify")
 
 
 def main() -> None:

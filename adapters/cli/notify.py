@@ -1,0 +1,202 @@
+"""`ffwd notify ...`: try a webhook, run delivery on its own, see how endpoints stand; and the
+`--notify CONFIG` option that `run` and `worker` use to deliver while they run."""
+
+import json
+import signal
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from adapters.notify.config import ENV_VAR, load_config
+from adapters.notify.delivery import LogSource
+from adapters.notify.notices import sample_notice, topics_of
+from adapters.notify.recorder import delivery_recorder
+from adapters.notify.runtime import start_delivery
+from adapters.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from adapters.notify.webhook import WebhookNotifier
+from adapters.storage.event_store import EventSourcedStore
+from adapters.storage.urls import DEFAULT_STORE
+
+NotifyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--notify",
+        envvar=ENV_VAR,
+        metavar="CONFIG",
+        help="Deliver lifecycle notices per this YAML/JSON file while running (see README).",
+    ),
+]
+Store = Annotated[str, typer.Option("--store", envvar="FFWD_STORE", help="The store to follow.")]
+PENDING_SHOWN = 1000
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+notify_app = typer.Typer(
+    name="notify",
+    help="Notifications: webhooks and log lines for phase and generator events.",
+    no_args_is_help=True,
+)
+out = Console()
+
+
+@notify_app.command("test")
+def test_endpoint(
+    url: Annotated[str, typer.Argument(help="The webhook URL to POST a sample delivery to.")],
+    secret: Annotated[
+        str | None, typer.Option(help="Shared secret to sign with; unsigned without it.")
+    ] = None,
+    timeout_s: Annotated[float, typer.Option(help="Seconds to wait for the answer.")] = 10.0,
+) -> None:
+    """Send one signed sample delivery (a phase.succeeded notice) and print the answer."""
+    notifier = WebhookNotifier("test", url, secret, ("phase.succeeded",), timeout_s)
+    notice = sample_notice()
+    try:
+        answer = notifier.post(notice)
+    except httpx.HTTPError as e:
+        out.print(f"[red]no answer from {url}: {type(e).__name__}: {e}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        notifier.close()
+    sent = answer.request.headers
+    print(f"POST {url}")
+    print(f"Idempotency-Key: {notice.key}")
+    for header in (TIMESTAMP_HEADER, SIGNATURE_HEADER):
+        print(f"{header}: {sent.get(header, '(unsigned)')}")
+    print(f"-> {answer.status_code} {answer.reason_phrase}")
+    print(answer.text)
+    if not answer.is_success:
+        raise typer.Exit(1)
+
+
+@notify_app.command("run")
+def run_delivery(
+    notify: NotifyOption = None,
+    store: Store = DEFAULT_STORE,
+    once: Annotated[
+        bool, typer.Option(help="Deliver what is stored, then exit (1 if not all went out).")
+    ] = False,
+) -> None:
+    """Deliver notices from the store until Ctrl-C or SIGTERM; a restart goes on from the
+    position kept in the store."""
+    config = load_config(notify)
+    events_store = EventSourcedStore(store)
+    delivery = start_delivery(events_store, config)
+    try:
+        if once:
+            if not delivery.stop(drain_s=max(config.drain_s, 1.0)):
+                raise typer.Exit(1)
+            return
+        _wait_for_signal()
+    finally:
+        delivery.stop()
+        events_store.close()
+
+
+def _wait_for_signal() -> None:
+    stopped = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stopped.set()) for s in _STOP_SIGNALS}
+    try:
+        while not stopped.wait(1.0):  # a timed wait, so that signals are seen at once
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@notify_app.command("status")
+def status(
+    notify: NotifyOption = None,
+    store: Store = DEFAULT_STORE,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    letters: Annotated[int, typer.Option(help="Dead letters to list per endpoint.")] = 5,
+) -> None:
+    """Each endpoint: position, what is pending, deliveries, dead letters, who delivers."""
+    config = load_config(notify)
+    events_store = EventSourcedStore(store)
+    try:
+        recorder = delivery_recorder(events_store.app)
+        source = LogSource(events_store.app)
+        head = source.head()
+        rows = []
+        for endpoint in config.endpoints:
+            record = recorder.record(endpoint.name)
+            position = record.position or 0
+            pending = len(
+                events_store.app.recorder.select_notifications(
+                    position + 1, PENDING_SHOWN, topics=topics_of(endpoint.events)
+                )
+            )
+            rows.append(
+                {
+                    "endpoint": endpoint.name,
+                    "state": _state(record, pending),
+                    "position": record.position,
+                    "head": head,
+                    "pending": pending,
+                    "delivered": record.delivered,
+                    "dead_lettered": record.dead_lettered,
+                    "last_error": record.last_error,
+                    "owner": record.owner,
+                    "lease_until": _when(record.lease_until),
+                    "dead_letters": [
+                        {**vars(x), "recorded_at": _when(x.recorded_at)}
+                        for x in recorder.dead_letters(endpoint.name, letters)
+                    ],
+                }
+            )
+    finally:
+        events_store.close()
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    out.print(_table(rows))
+    for row in rows:
+        for x in row["dead_letters"]:
+            out.print(
+                f"[red]dead letter[/red] {row['endpoint']} {x['key']} {x['type']} "
+                f"after {x['attempts']} attempts: {x['error']}"
+            )
+
+
+def _state(record: Any, pending: int) -> str:
+    if record.position is None:
+        return "not started"
+    if record.failing:
+        return "failing"
+    return "behind" if pending else "ok"
+
+
+def _when(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
+
+
+def _table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"Notifications ({time.strftime('%H:%M:%S')})")
+    for column in ("endpoint", "state", "position", "pending", "delivered", "dead", "owner"):
+        table.add_column(column)
+    style = {"ok": "green", "failing": "red", "behind": "yellow"}
+    for r in rows:
+        table.add_row(
+            r["endpoint"],
+            f"[{style.get(r['state'], 'dim')}]{r['state']}[/]",
+            f"{r['position']}/{r['head']}",
+            f"{r['pending']}{'+' if r['pending'] >= PENDING_SHOWN else ''}",
+            str(r["delivered"]),
+            str(r["dead_lettered"]),
+            r["owner"] or "-",
+        )
+    return table
+
+
+def notify_while_running(ctx: typer.Context, store: Any, config: str | None) -> None:
+    """With a config, deliver from `store` until the command ends (drained then, for up to
+    the config's `drain_s`): what `--notify` does on `run` and `worker`."""
+    if config:
+        ctx.call_on_close(start_delivery(store, config).stop)

@@ -1,0 +1,82 @@
+"""A worker: claims runnable parts of live generators from the shared store and runs them."""
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from domain.lifecycle import TERMINAL
+
+if TYPE_CHECKING:
+    from application.orchestrator import Orchestrator
+    from application.service import GeneratorService
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Worker:
+    """`concurrency` threads, each claiming one part at a time (a phase, or a pipeline step)
+    of the oldest live generator that has one; the aggregate is the lock (ADR 0016)."""
+
+    def __init__(
+        self,
+        service: "GeneratorService",
+        orchestrator: "Orchestrator",
+        *,
+        concurrency: int = 1,
+        poll_s: float = 1.0,
+        clock: Callable[[], datetime] = utc_now,
+        on_part: Callable[[str], None] | None = None,
+    ) -> None:
+        self.service = service
+        self.orchestrator = orchestrator
+        self.concurrency = concurrency
+        self.poll_s = poll_s
+        self.clock = clock
+        self.on_part = on_part or (lambda _: None)
+        self.stopping = threading.Event()
+        self._busy = 0
+        self._lock = threading.Lock()
+
+    def run(self, *, once: bool = False) -> None:
+        """Work until `stop()` (finishing the parts in hand), or, with `once`, until no part
+        is left to claim and none is running here."""
+        with self.service.following():
+            threads = [
+                threading.Thread(target=self._loop, args=(once,), name=f"ffwd-worker-{i}")
+                for i in range(self.concurrency)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+
+    def stop(self) -> None:
+        """Stop claiming; parts in hand run to their end (graceful shutdown)."""
+        self.stopping.set()
+
+    def _loop(self, once: bool) -> None:
+        while not self.stopping.is_set():
+            with self._lock:
+                self._busy += 1
+            try:
+                worked = self._work_once()
+            finally:
+                with self._lock:
+                    self._busy -= 1
+                    idle_everywhere = self._busy == 0
+            if worked:
+                continue
+            if once and idle_everywhere:
+                return
+            self.stopping.wait(self.poll_s)
+
+    def _work_once(self) -> bool:
+        live = [s.id for s in reversed(self.service.list_generators()) if s.state not in TERMINAL]
+        for generator_id in live:
+            if self.orchestrator.work_on(generator_id, self.clock()):
+                self.on_part(str(generator_id))
+                return True
+        return False
