@@ -193,6 +193,7 @@ def list_generators(
 
 @app.command()
 def worker(
+    ctx: typer.Context,
     once: Annotated[bool, typer.Option(help="Exit when no part is left to claim.")] = False,
     concurrency: Annotated[int, typer.Option(min=1, help="Parts run side by side.")] = 1,
     poll_s: Annotated[float, typer.Option(help="Seconds between looks for work.")] = 1.0,
@@ -205,11 +206,13 @@ def worker(
     ] = DEFAULT_LEASE_S,
     store: Store = DEFAULT_STORE,
     data: Data = DEFAULT_DATA,
+    notify: NotifyOption = None,
 ) -> None:
     """Execute queued generators from the store: claim their phases and steps one at a time
     (any number of workers may share a store). SIGTERM stops claiming and lets the parts in
     hand finish."""
     svc = service(store, data)
+    notify_while_running(ctx, svc.store, notify)
     work = Worker(
         svc,
         svc.orchestrator(lease_s=lease_s),
@@ -222,6 +225,24 @@ def worker(
         work.run(once=once)
     except KeyboardInterrupt:
         work.stop()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    store: Store = DEFAULT_STORE,
+    data: Data = DEFAULT_DATA,
+) -> None:
+    """The HTTP API (OpenAPI at /docs) and the web page with the Model Training panel;
+    generators created through the API run in this server. Needs the `web` extra."""
+    try:
+        from adapters.http.serve import serve as serve_http
+    except ImportError as e:
+        raise typer.BadParameter(
+            f"the web extra is not installed: pip install 'ffwd[web]' ({e})"
+        ) from None
+    serve_http(store=store, data=data, host=host, port=port)
 
 
 @app.command()

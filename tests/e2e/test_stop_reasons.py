@@ -60,8 +60,8 @@ def test_time_limit_reached(svc, create):
     for p in PHASES:
         ended = phase(final, p)
         assert ended.reasons == ["time_limit_reached"]
-        assert 0 < ended.epoch < MAX_EPOCHS
-        assert 0.3 <= ended.elapsed_s < 30
+        assert ended.step > 0 and ended.epoch < MAX_EPOCHS
+        assert ended.elapsed_s >= 0.3
         assert ended.checkpoint is not None
     assert step_states(final) == {"synthesis": "succeeded", "report": "succeeded"}
 

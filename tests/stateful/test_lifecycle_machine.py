@@ -262,24 +262,21 @@ class Lifecycle(RuleBasedStateMachine):
     @invariant()
     def history_respects_the_pipeline_order(self) -> None:
         for gid in self.models:
-            events = self.svc.store.events(gid)
-            for event in events:
+            generator = None
+            for event in self.svc.store.events(gid):
                 name = type(event).__name__
-                if name not in ("StepStarted", "PhaseSucceeded", "PhaseFailed"):
-                    continue
-                before = view_of(project_generator(None, events[: event.originator_version - 1]))
                 if name == "StepStarted":
-                    order = [s.id for s in before.steps]
+                    order = list(generator.steps)
                     i = order.index(event.pipeline_step)
                     if i == 0:
-                        assert all(p.state == "succeeded" for p in before.phases)
+                        assert all(p.state == "succeeded" for p in generator.phases.values())
                     else:
-                        assert before.steps[i - 1].state == "succeeded"
-                else:
-                    phase = next(p for p in before.phases if p.id == event.phase)
-                    assert phase.state in ("running", "stopping")
+                        assert generator.steps[order[i - 1]].state == "succeeded"
+                elif name in ("PhaseSucceeded", "PhaseFailed"):
+                    assert generator.phases[event.phase].state in ("running", "stopping")
                     if name == "PhaseSucceeded":
                         assert event.checkpoint["id"]
+                generator = event.mutate(generator)
 
     def _other_phases(self, gid, pid) -> list:
         return [p for p in self.svc.get_view(gid).phases if p.id != pid]

@@ -101,7 +101,7 @@ const ffwd = (() => {
     el.textContent = text;
     el.className = `toast show ${kind}`;
     clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => { el.className = "toast"; }, 6000);
+    toastTimer = setTimeout(() => { el.className = "toast"; }, 4000);
   }
 
   /* Asks for the API token in the token dialog; resolves to the token, or null. */

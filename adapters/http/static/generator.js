@@ -167,8 +167,11 @@
       if (r.eps) r.eps.textContent = ffwd.number(p.epsilon, 2);
       r.note.replaceChildren(...[phaseNote(p)].flat().filter(Boolean));
     }
+  }
+
+  function updateCancel() {
     const cancel = document.getElementById("cancel");
-    cancel.disabled = !live;
+    cancel.disabled = ffwd.TERMINAL.has(view.state);
     cancel.setAttribute("aria-label", `Cancel generator ${view.name}`);
   }
 
@@ -309,6 +312,7 @@
     if (rebuild) buildTable();
     renderSummary();
     updatePhases();
+    updateCancel();
     renderSteps();
     renderOutputs();
   }

@@ -6,7 +6,6 @@ import getpass
 import re
 import subprocess
 import sys
-import time
 
 from playwright.sync_api import Page, expect
 
@@ -90,13 +89,14 @@ def test_fast_forward_pending_and_running_phases_live(web, page: Page, long_spec
     page.screenshot(path=str(screenshot), full_page=True)
 
     # A stop made from the CLI, in another process, shows up on the page without a reload.
-    subprocess.run(
-        [sys.executable, "-m", "adapters.cli", "stop", gid[:8], ORDERS]
-        + ["--store", web.store, "--data", web.data],
-        check=True,
+    cli = [sys.executable, "-m", "adapters.cli", "stop", gid[:8], ORDERS]
+    done = subprocess.run(
+        [*cli, "--store", web.store, "--data", web.data],
         capture_output=True,
+        text=True,
         timeout=60,
     )
+    assert done.returncode == 0, done.stderr + done.stdout
     expect(row(page, ORDERS)).to_have_attribute("data-state", "succeeded")
     expect(row(page, ORDERS)).to_contain_text("Manually stopped")
 
@@ -191,6 +191,5 @@ def test_the_page_asks_for_the_api_token_once(make_server, page: Page, long_spec
     fast_forward(page, ORDERS).click()
     expect(row(page, ORDERS)).to_contain_text("Stop queued")
     expect(token_dialog).to_be_hidden()
-    time.sleep(0.2)
-    stops = [e for e in web.http.get(f"/api/generators/{gid}/history").json()]
-    assert [e["phase"] for e in stops if e["type"] == "StopRequested"] == [CUSTOMERS, ORDERS]
+    history = web.http.get(f"/api/generators/{gid}/history").json()
+    assert [e["phase"] for e in history if e["type"] == "StopRequested"] == [CUSTOMERS, ORDERS]
