@@ -146,13 +146,16 @@ class GeneratorService:
         if spec.kind == TRAINING and self.engines and spec.engine not in self.engines:
             known = ", ".join(sorted(self.engines))
             problems.append(f"engine: unknown engine {spec.engine!r} (known: {known})")
+        columns: dict[str, list[str] | None] = {}
         for table in spec.tables:
             path = (base_dir / table.path).resolve()
+            columns[table.name] = None
             try:
                 info = self.datasets.describe(str(path))
             except DatasetProblem as e:
                 problems.append(f"tables.{table.name}.path: {e}")
                 continue
+            columns[table.name] = info.columns
             missing = sorted(set(table.text_columns or []) - set(info.columns))
             if missing:
                 problems.append(f"tables.{table.name}.text_columns: no such columns {missing}")
@@ -160,6 +163,11 @@ class GeneratorService:
             if spec.kind == ANONYMIZATION:
                 text = []
             tables.append(table.model_copy(update={"path": str(path), "text_columns": text}))
+        if spec.anonymization is not None:
+            problems += spec.anonymization.problems(columns)
+            if not problems and self.anonymizer is not None:
+                # Column types and the like, from the data: rejected here, not when it runs.
+                problems += self.anonymizer.check(spec.model_copy(update={"tables": tables}))
         if problems:
             raise errors.InvalidSpec(problems)
         return spec.model_copy(update={"tables": tables})

@@ -102,5 +102,9 @@ class ReportWriter(Protocol):
 class Anonymizer(Protocol):
     """Anonymizes tables column by column, as an anonymization generator's spec says."""
 
+    def check(self, spec: GeneratorSpec) -> list[str]:
+        """The spec's problems with the tables' data (e.g. a number technique on a text
+        column); empty when none. Called when a generator is created."""
+
     def anonymize(self, spec: GeneratorSpec, out_dir: str) -> dict[str, str]:
         """Write one anonymized CSV per table into out_dir; returns table -> path."""

@@ -104,8 +104,9 @@ def render(view: GeneratorView, hint: str = "") -> Panel:
 
 def _outputs(view: GeneratorView) -> list[Text]:
     lines = [Text("Outputs", style="bold")]
-    for table, path in (view.outputs.get("synthetic") or {}).items():
-        lines.append(Text(f"  synthetic {table}: {path}"))
+    for kind in ("synthetic", "anonymized"):
+        for table, path in (view.outputs.get(kind) or {}).items():
+            lines.append(Text(f"  {kind} {table}: {path}"))
     for key in ("report", "report_html"):
         if key in view.outputs:
             lines.append(Text(f"  {key.replace('_', ' ')}: {view.outputs[key]}"))

@@ -4,6 +4,7 @@ much of the tables' utility remains (the quality report's measures, anonymized v
 import re
 from collections import Counter
 from collections.abc import Mapping
+from datetime import date
 
 import numpy as np
 
@@ -69,6 +70,8 @@ def describe_change(
         entry |= _moved(numbers(ours), numbers(theirs))
     elif technique == "perturb_date":
         entry |= _moved(day_numbers(ours), day_numbers(theirs))
+        for side, (low, high) in (entry["range"] or {}).items():
+            entry["range"][side] = [_iso(low), _iso(high)]
     elif technique == "bin":
         entry["bins"] = len({v for v in theirs if v != ""})
         compared, compared_as = [_midpoint(v) for v in theirs], "bin midpoints"
@@ -137,6 +140,10 @@ def _summary(entry: dict) -> str:
     return f"{verb} {share}"
 
 
+def _iso(day: float) -> str:
+    return date.fromordinal(round(day)).isoformat()
+
+
 def _midpoint(label: str) -> str:
     match = _INTERVAL.match(label)
     if not match:
@@ -176,4 +183,4 @@ def _share(value: float) -> str:
 def _number(value: float | None) -> str:
     if value is None:
         return "n/a"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}".rstrip("0").rstrip(".")

@@ -259,3 +259,14 @@ def test_a_column_that_no_longer_fits_its_technique_fails_the_step_and_writes_no
     assert "orders.order_date: perturb_date needs ISO dates; 'unknown'" in anonymize.error
     assert [e.pipeline_step for e in svc.history(gid) if e.type == "StepStarted"] == ["anonymize"]
     assert [p for p in files_under(data_dir) if p.suffix in (".csv", ".json", ".html")] == []
+
+
+def test_a_column_of_the_wrong_type_is_rejected_at_create(svc, data_dir):
+    columns = {"customers": {"country": {"technique": "perturb_number"}}}
+    with pytest.raises(errors.InvalidSpec) as e:
+        create_sample(svc, anonymization={"columns": columns})
+    assert e.value.problems == [
+        "anonymization.columns.customers.country: perturb_number needs numbers; "
+        "'Germany' is not one"
+    ]
+    assert svc.list_generators() == [] and files_under(data_dir) == []
