@@ -1,28 +1,36 @@
-# One entry point for people and CI. Every target sets up .venv itself.
+# One entry point for people and CI. Every target sets up .venv itself:
+# `make demo` installs the core only, `make test` and `make bench` every extra they exercise.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+CORE := $(VENV)/.core-installed
+FULL := $(VENV)/.test-installed
 
 .PHONY: test demo bench lint clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
 
-lint: $(STAMP)
-	$(BIN)/ruff check domain application adapters tests benchmarks
+$(CORE): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(CORE)
+
+$(FULL): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(FULL) $(CORE)
+
+lint: $(FULL)
+	$(BIN)/ruff check domain application adapters tests benchmarks scripts
 	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest
 
-demo: $(STAMP)
+demo: $(CORE)
 	$(BIN)/ffwd demo
 
-bench: $(STAMP)
+bench: $(FULL)
 	$(BIN)/python -m benchmarks
 
 clean:
