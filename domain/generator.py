@@ -42,6 +42,17 @@ def phase_layout(text_tables: list[str]) -> list[dict[str, Any]]:
     return layout
 
 
+def _start(part: Phase | Step, e: Any) -> None:
+    part.state, part.attempt, part.worker, part.started_at = (
+        e.state,
+        e.attempt,
+        e.worker,
+        e.timestamp,
+    )
+    part.lease_s = e.lease_s
+    renew_lease(part, e.timestamp)
+
+
 def _count(p: Phase, e: Any) -> None:
     p.epoch, p.step, p.elapsed_s = e.epoch, e.step, e.elapsed_s
     p.val_loss, p.epsilon = e.val_loss, e.epsilon
@@ -91,15 +102,7 @@ class Generator(Aggregate):
         lease_s: float
 
         def apply(self, g: "Generator") -> None:
-            p = g.phases[self.phase]
-            p.state, p.attempt, p.worker, p.started_at = (
-                self.state,
-                self.attempt,
-                self.worker,
-                self.timestamp,
-            )
-            p.lease_s = self.lease_s
-            renew_lease(p, self.timestamp)
+            _start(g.phases[self.phase], self)
 
     class Heartbeat(Event):
         """The worker running a phase or step is alive: its lease is renewed."""
@@ -197,15 +200,7 @@ class Generator(Aggregate):
         lease_s: float
 
         def apply(self, g: "Generator") -> None:
-            s = g.steps[self.pipeline_step]
-            s.state, s.attempt, s.worker, s.started_at = (
-                self.state,
-                self.attempt,
-                self.worker,
-                self.timestamp,
-            )
-            s.lease_s = self.lease_s
-            renew_lease(s, self.timestamp)
+            _start(g.steps[self.pipeline_step], self)
 
     class StepSucceeded(Event):
         TOPIC = "ffwd:Generator.StepSucceeded"
