@@ -449,8 +449,8 @@ class Generator(Aggregate):
     # Leases: a running part belongs to one attempt while its worker shows signs of life.
 
     def heartbeat(self, part_id: str, attempt: int) -> None:
-        part = self.part(part_id)
         self._require_not_cancelled()
+        part = self.part(part_id)
         if attempt != part.attempt:
             raise errors.StaleRunner(f"attempt {attempt} of {part_id!r} is not the current one")
         if part.state not in (RUNNING, STOPPING):

@@ -191,6 +191,33 @@ class GeneratorModel:
         self._abort()
         return None
 
+    def _part(self, part_id: str):
+        return self.phases.get(part_id) or self.steps.get(part_id)
+
+    def heartbeat(self, part_id: str, attempt: int) -> str | None:
+        if self.state == "cancelled":
+            return "generator_cancelled"
+        part = self._part(part_id)
+        if part is None:
+            return "unknown_phase"
+        if attempt != part.attempt:
+            return "stale_runner"
+        if part.state not in ("running", "stopping"):
+            return "invalid_transition"
+        return None
+
+    def take_over(self, part_id: str, expired: bool) -> str | None:
+        gate = self._generator_gate()
+        if gate:
+            return gate
+        part = self._part(part_id)
+        if part is None:
+            return "unknown_phase"
+        if part.state not in ("running", "stopping") or not expired:
+            return "invalid_transition"
+        part.attempt += 1
+        return None
+
     def cancel(self) -> str | None:
         if self.state == "cancelled":
             return "noop"

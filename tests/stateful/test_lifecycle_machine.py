@@ -3,6 +3,7 @@ invariant of RULES.md after every step (replay, views at every version, store ro
 
 import copy
 import os
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -180,6 +181,31 @@ class Lifecycle(RuleBasedStateMachine):
                 model.finish_step(sid, attempt),
                 lambda g: g.finish_step(sid, attempt, {sid: f"{sid}.out"}),
             )
+
+    @rule(
+        gid=generators,
+        choice=PHASE,
+        step=st.sampled_from([False, False, True]),
+        stale=st.sampled_from([0, 0, 1]),
+    )
+    def heartbeat(self, gid, choice, step, stale) -> None:
+        model = self.models[gid]
+        part = list(model.steps)[choice % 2] if step else self._phase_id(gid, choice)
+        attempt = (model._part(part).attempt if model._part(part) else 1) + stale
+        self.apply(gid, model.heartbeat(part, attempt), lambda g: g.heartbeat(part, attempt))
+
+    @rule(
+        gid=generators,
+        choice=PHASE,
+        step=st.sampled_from([False, False, True]),
+        expired=st.booleans(),
+    )
+    def take_over(self, gid, choice, step, expired) -> None:
+        """A worker whose lease expired (the clock an hour on) is replaced by another."""
+        model = self.models[gid]
+        part = list(model.steps)[choice % 2] if step else self._phase_id(gid, choice)
+        now = datetime.now(UTC) + (timedelta(hours=1) if expired else timedelta(0))
+        self.apply(gid, model.take_over(part, expired), lambda g: g.take_over(part, "w2", now))
 
     @rule(gid=generators, now=st.integers(0, 3))
     def cancel(self, gid, now) -> None:
