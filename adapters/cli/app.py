@@ -229,8 +229,10 @@ def worker(
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    notify: NotifyOption = None,
     store: Store = DEFAULT_STORE,
     data: Data = DEFAULT_DATA,
 ) -> None:
@@ -242,6 +244,8 @@ def serve(
         raise typer.BadParameter(
             f"the web extra is not installed: pip install 'ffwd[web]' ({e})"
         ) from None
+    if notify:
+        notify_while_running(ctx, service(store, data).store, notify)
     serve_http(store=store, data=data, host=host, port=port)
 
 

@@ -3,6 +3,7 @@
 
 import json
 import signal
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -45,7 +46,7 @@ out = Console()
 
 
 @notify_app.command("test")
-def test_endpoint(
+def send_test(
     url: Annotated[str, typer.Argument(help="The webhook URL to POST a sample delivery to.")],
     secret: Annotated[
         str | None, typer.Option(help="Shared secret to sign with; unsigned without it.")
@@ -58,7 +59,7 @@ def test_endpoint(
     try:
         answer = notifier.post(notice)
     except httpx.HTTPError as e:
-        out.print(f"[red]no answer from {url}: {type(e).__name__}: {e}[/red]")
+        print(f"error: no answer from {url}: {type(e).__name__}: {e}", file=sys.stderr)
         raise typer.Exit(1) from None
     finally:
         notifier.close()

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from application.ports import Notice
-from domain.generator import Generator
+from domain.generator import ANONYMIZATION_STEPS, TRAINING_STEPS, Generator
 
 SCHEMA = "ffwd.notification/1"
 
@@ -16,6 +16,7 @@ TYPES: dict[type, str] = {
     Generator.Created: "generator.created",
     Generator.Started: "generator.started",
     Generator.PhaseStarted: "phase.started",
+    Generator.TakenOver: "part.taken_over",
     Generator.StopRequested: "phase.stop_requested",
     Generator.PhaseProgressed: "phase.progressed",
     Generator.PhaseSucceeded: "phase.succeeded",
@@ -27,6 +28,7 @@ TYPES: dict[type, str] = {
     Generator.Failed: "generator.failed",
     Generator.Cancelled: "generator.cancelled",
 }
+# Never told: heartbeats (a lease renewed; bookkeeping of the workers, many per phase).
 TOPICS: dict[str, str] = {cls.TOPIC: name for cls, name in TYPES.items()}
 ALL_TYPES = tuple(TYPES.values())
 
@@ -50,6 +52,7 @@ _GENERATOR_STATES = {
     "generator.failed": "failed",
     "generator.cancelled": "cancelled",
 }
+_STEPS = frozenset(TRAINING_STEPS + ANONYMIZATION_STEPS)
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 
 
@@ -86,10 +89,18 @@ def notice_of(event: Any, link_base: str | None = None) -> Notice | None:
         generator_id=generator_id,
         version=event.originator_version,
         occurred_at=_iso(event.timestamp),
-        phase=data.get("phase"),
+        phase=data.get("phase") or _part(data, phases=True),
         data=data,
         link=link,
     )
+
+
+def _part(data: dict[str, Any], *, phases: bool) -> str | None:
+    """The phase (or step) a part-level event such as `part.taken_over` is about."""
+    part = data.get("part")
+    if part is None or (part in _STEPS) == phases:
+        return None
+    return part
 
 
 def payload(notice: Notice) -> dict[str, Any]:
@@ -104,7 +115,7 @@ def payload(notice: Notice) -> dict[str, Any]:
         "version": notice.version,
         "occurred_at": notice.occurred_at,
         "phase": notice.phase,
-        "step": data.get("pipeline_step"),
+        "step": data.get("pipeline_step") or _part(data, phases=False),
         "state": data.get("state", _GENERATOR_STATES.get(notice.type)),
         "reasons": list(data.get("reasons") or []),
         "checkpoint": data.get("checkpoint"),
@@ -130,3 +141,35 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+SAMPLE_GENERATOR = "00000000-0000-4000-8000-000000000000"
+
+
+def sample_notice(link_base: str | None = None) -> Notice:
+    """A made-up `phase.succeeded` notice (`ffwd notify test`): the shape of a real one."""
+    data = {
+        "phase": "tabular",
+        "attempt": 1,
+        "epoch": 3,
+        "step": 120,
+        "elapsed_s": 12.4,
+        "val_loss": 1.93,
+        "epsilon": None,
+        "reasons": ["manually_stopped"],
+        "checkpoint": {"id": "sample-checkpoint", "epoch": 3, "step": 118, "val_loss": 1.93},
+        "state": "succeeded",
+        "test": True,
+    }
+    link = f"{link_base.rstrip('/')}/generators/{SAMPLE_GENERATOR}" if link_base else None
+    return Notice(
+        key=f"{SAMPLE_GENERATOR}:5",
+        type="phase.succeeded",
+        event="PhaseSucceeded",
+        generator_id=SAMPLE_GENERATOR,
+        version=5,
+        occurred_at=_iso(datetime.now(UTC)),
+        phase="tabular",
+        data=data,
+        link=link,
+    )
