@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CORE := $(VENV)/.core-installed
 FULL := $(VENV)/.test-installed
 
-.PHONY: test demo bench lint clean
+.PHONY: test demo bench lint clean system-deps
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -16,15 +16,22 @@ $(CORE): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $(CORE)
 
+# torch first and pinned, so nothing resolves a CUDA build; mostlyai-engine without its
+# declared dependencies (their CUDA builds break its import on a CPU machine, ADR 0015).
 $(FULL): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-deps 'mostlyai-engine==2.7.3' 'xgrammar==0.2.8'
 	touch $(FULL) $(CORE)
 
 lint: $(FULL)
 	$(BIN)/ruff check domain application adapters tests benchmarks scripts
 	$(BIN)/lint-imports
 
-test: lint
+system-deps:
+	bash scripts/install-system-deps.sh
+
+test: system-deps lint
 	$(BIN)/python -m pytest
 
 demo: $(CORE)

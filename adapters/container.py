@@ -1,33 +1,74 @@
 """The composition root: which adapters serve which ports, chosen from configuration."""
 
+import os
+import random
 import socket
+import time
 
 from dependency_injector import containers, providers
+from eventsourcing.persistence import PersistenceError
 
 from adapters.anonymization import AindoAnonymizer
 from adapters.checkpoints import FileCheckpointStore
 from adapters.datasets.csv_tables import CsvDatasets
+from adapters.engines import mostlyai
 from adapters.engines.reference.engine import ReferenceEngine
 from adapters.report.writer import QualityReport
 from adapters.storage.event_store import EventSourcedStore
 from adapters.storage.follower import PollingFollower
 from adapters.storage.urls import DEFAULT_STORE
 from adapters.workspace import FileWorkspace
+from application.ports import EventFeed
 from application.service import GeneratorService
 
 DEFAULT_DATA = ".ffwd/data"
 
 
+def _real_engines(data) -> dict[str, providers.Provider]:
+    """Engines of installed extras, registered without importing them (ADR 0015): the
+    mostlyai adapter loads torch and the engine only when a phase trains."""
+    found = {}
+    if mostlyai.installed():
+        found["mostlyai"] = providers.Singleton(mostlyai.MostlyAIEngine, root=data)
+    return found
+
+
+def open_store(url: str, attempts: int = 5) -> EventSourcedStore:
+    """The store for `url`. Processes starting at once on one PostgreSQL (N `ffwd worker`s)
+    race on eventsourcing's table and function creation (`tuple concurrently updated`): the
+    loser waits a moment and opens it again."""
+    for attempt in range(attempts):
+        try:
+            return EventSourcedStore(url)
+        except PersistenceError:
+            if attempt == attempts - 1 or not url.startswith(("postgresql:", "postgres:")):
+                raise
+            time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def event_feed(store: EventSourcedStore) -> EventFeed:
+    """How other processes' events reach this one: LISTEN/NOTIFY on PostgreSQL, polling on
+    SQLite and memory (ADR 0007, ADR 0016). psycopg is only imported for a PostgreSQL store."""
+    if store.url.startswith(("postgresql:", "postgres:")):
+        from adapters.storage.postgres_follower import PostgresFollower
+
+        return PostgresFollower(store)
+    return PollingFollower(store)
+
+
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
-    store = providers.Singleton(EventSourcedStore, url=config.store)
+    store = providers.Singleton(open_store, url=config.store)
     datasets = providers.Singleton(CsvDatasets)
     checkpoints = providers.Singleton(FileCheckpointStore, root=config.data)
-    engines = providers.Dict(reference=providers.Singleton(ReferenceEngine, checkpoints))
+    engines = providers.Dict(
+        reference=providers.Singleton(ReferenceEngine, checkpoints), **_real_engines(config.data)
+    )
     reports = providers.Singleton(QualityReport)
     anonymizer = providers.Singleton(AindoAnonymizer)
     workspace = providers.Singleton(FileWorkspace, root=config.data)
-    feed = providers.Singleton(PollingFollower, store=store)
+    feed = providers.Singleton(event_feed, store=store)
     service = providers.Singleton(
         GeneratorService,
         store=store,
@@ -47,7 +88,7 @@ def build_container(store: str | None = None, data: str | None = None) -> Contai
         {
             "store": store or DEFAULT_STORE,
             "data": data or DEFAULT_DATA,
-            "worker": socket.gethostname(),
+            "worker": f"{socket.gethostname()}:{os.getpid()}",  # one name per process
         }
     )
     return container

@@ -9,11 +9,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import control, http, storage
+from benchmarks import control, engines, http, storage
 from benchmarks.results import Record, write_results
 
 # Each module has `run(folder, scale) -> list[Record]`; add new benchmark modules here.
-MODULES = {"storage": storage, "control": control, "http": http}
+MODULES = {"storage": storage, "control": control, "http": http, "engines": engines}
 RESULTS = Path(__file__).with_name("results.json")
 
 

@@ -1,0 +1,51 @@
+"""The engine's privacy spend, step by step, so a phase stops before its budget runs out.
+
+The engine reports epsilon only with its progress messages (at epoch ends); it accounts with
+Opacus' RDP accountant over Poisson-sampled batches (sample rate 1 / batches per epoch) and
+adds the epsilon its analysis spent on value protection. The same sums here give epsilon after
+any step; the relay checks them against every epsilon the engine reports.
+"""
+
+import copy
+import math
+from pathlib import Path
+
+
+class EngineEpsilon:
+    """Epsilon after `steps` optimizer steps of this run (plus a resumed accountant's)."""
+
+    def __init__(
+        self,
+        noise_multiplier: float,
+        sample_rate: float,
+        delta: float,
+        spent_before: float,
+        resumed_state: Path | None = None,
+    ) -> None:
+        from opacus.accountants import RDPAccountant
+
+        self.noise_multiplier, self.sample_rate = noise_multiplier, sample_rate
+        self.delta, self.spent_before = delta, spent_before
+        self._base = RDPAccountant()
+        if resumed_state is not None and resumed_state.is_file():
+            import torch
+
+            self._base.load_state_dict(torch.load(resumed_state, weights_only=False))
+        self._cache: dict[int, float] = {}
+
+    def __call__(self, steps: int) -> float:
+        if steps not in self._cache:
+            if len(self._cache) > 4:
+                self._cache.clear()
+            accountant = copy.deepcopy(self._base)
+            if steps > 0:
+                accountant.history.append((self.noise_multiplier, self.sample_rate, steps))
+            spent = accountant.get_epsilon(self.delta) if accountant.history else 0.0
+            self._cache[steps] = spent + self.spent_before
+        return self._cache[steps]
+
+
+def sample_rate(training_rows: int, batch_size: int) -> float:
+    """The engine's Poisson sampling rate: one over its batches per epoch (no accumulation)."""
+    batch = max(1, min(batch_size, training_rows))
+    return 1 / max(1, math.ceil(training_rows / batch))

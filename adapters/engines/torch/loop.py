@@ -1,0 +1,210 @@
+"""Any plain PyTorch training loop as a runner: ask the control after every optimizer step,
+keep the best checkpoint, resume from one (ADR 0015).
+
+    loop = ControlledLoop(job, control, model, optimizer, store)
+    for _ in loop.epochs():
+        for x, y in batches:
+            optimizer.zero_grad()
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+            if loop.after_step(train_loss=...):
+                break
+        else:
+            loop.after_epoch(val_loss=validate(model))
+    return loop.outcome()
+"""
+
+import math
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from adapters.checkpoints import phase_dir, safe_component
+from adapters.engines.torch.privacy import OpacusBudget
+from application.training import Control, PhaseJob, PhaseOutcome
+
+
+class TorchCheckpoints:
+    """Checkpoints as `torch.save` files: `{root}/{engine}/{generator}/{phase}/{id}.pt`."""
+
+    def __init__(self, root: str, engine: str) -> None:
+        self.root = Path(root) / safe_component(engine, "engine name")
+
+    def folder(self, generator_id: str, phase_id: str) -> Path:
+        return self.root / safe_component(generator_id, "generator id") / phase_dir(phase_id)
+
+    def path(self, generator_id: str, phase_id: str, checkpoint_id: str) -> Path:
+        name = safe_component(checkpoint_id, "checkpoint id")
+        return self.folder(generator_id, phase_id) / f"{name}.pt"
+
+    def save(self, generator_id: str, phase_id: str, checkpoint_id: str, state: dict) -> None:
+        path = self.path(generator_id, phase_id, checkpoint_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.tmp")
+        torch.save(state, temp)
+        temp.replace(path)
+
+    def load(self, generator_id: str, phase_id: str, checkpoint_id: str) -> dict[str, Any]:
+        path = self.path(generator_id, phase_id, checkpoint_id)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"no checkpoint {checkpoint_id} for phase {phase_id} of {generator_id}"
+            )
+        return torch.load(path, map_location="cpu", weights_only=False)
+
+    def delete(self, generator_id: str, phase_id: str, checkpoint_id: str) -> None:
+        self.path(generator_id, phase_id, checkpoint_id).unlink(missing_ok=True)
+
+    def discard(self, generator_id: str) -> None:
+        shutil.rmtree(self.root / safe_component(generator_id, "generator id"), ignore_errors=True)
+
+
+class ControlledLoop:
+    """Counts epochs and steps, asks the control at every step boundary, keeps the best
+    checkpoint by validation loss, and resumes from `job.resume_from`.
+
+    With `privacy` (Opacus), the control also gets `epsilon` and `next_epsilon` at every
+    boundary, so the privacy-budget policy stops before a step would exceed the budget; a
+    first step that alone would exceed it raises ValueError before it is taken.
+    `extra` adds the caller's own state to every checkpoint (vocabularies, encoders).
+    """
+
+    def __init__(
+        self,
+        job: PhaseJob,
+        control: Control,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        store: TorchCheckpoints,
+        *,
+        privacy: OpacusBudget | None = None,
+        extra: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.job, self.control, self.store = job, control, store
+        self.model, self.optimizer, self.privacy = model, optimizer, privacy
+        self.extra = extra or dict
+        dp = job.training.differential_privacy
+        self.max_epsilon = dp.max_epsilon if dp else math.inf
+        self.epoch = self.step = 0
+        self.stopped = False
+        self.reasons: tuple[str, ...] = ()
+        self.val_loss: float | None = None
+        self.kept: dict[str, Any] | None = None
+        if job.resume_from:
+            self._resume(job.resume_from)
+        self._first_step = self.step
+
+    def epochs(self) -> Iterator[int]:
+        """Epoch numbers (completed epochs so far) until the control says stop."""
+        self._check_budget()
+        while not self.stopped:
+            yield self.epoch
+
+    def after_step(self, train_loss: float | None = None) -> bool:
+        """Call after every optimizer step: True when the loop must stop now."""
+        self.step += 1
+        metrics = {"train_loss": train_loss} if train_loss is not None else None
+        return self._ask(metrics)
+
+    def after_epoch(self, val_loss: float | None = None) -> bool:
+        """Call when an epoch's steps are done: counts it, keeps the model if its validation
+        loss is the best so far, and asks the control with it. True when the loop must stop."""
+        self.epoch += 1
+        metrics = None
+        if val_loss is not None:
+            self.val_loss = float(val_loss)
+            metrics = {"val_loss": self.val_loss}
+            if self.kept is None or _better(self.val_loss, self.kept["val_loss"]):
+                self._keep()
+        return self._ask(metrics)
+
+    def outcome(self) -> PhaseOutcome:
+        """How the phase ended; the latest model is kept when no validation ran yet."""
+        if self.kept is None:
+            self._keep()
+        return PhaseOutcome(
+            checkpoint=dict(self.kept),
+            epoch=self.epoch,
+            step=self.step,
+            val_loss=self.val_loss,
+            epsilon=self._epsilon(0),
+            reasons=self.reasons,
+        )
+
+    # Internals.
+
+    def _ask(self, metrics: dict[str, float] | None) -> bool:
+        if self.privacy is not None:
+            metrics = (metrics or {}) | {
+                "epsilon": self._epsilon(0),
+                "next_epsilon": self._epsilon(1),
+            }
+        decision = self.control.boundary(self.epoch, self.step, metrics)
+        if decision.stop:
+            self.stopped, self.reasons = True, decision.reasons
+        return decision.stop
+
+    def _epsilon(self, more_steps: int) -> float | None:
+        return None if self.privacy is None else self.privacy.epsilon(more_steps)
+
+    def _check_budget(self) -> None:
+        if self.privacy is not None and self._epsilon(1) > self.max_epsilon:
+            raise ValueError(
+                f"differential_privacy.max_epsilon={self.max_epsilon} does not allow one more "
+                f"training step (epsilon after it: {self._epsilon(1):.3g})"
+            )
+
+    def _keep(self) -> None:
+        checkpoint_id = f"e{self.epoch}-s{self.step}"
+        kept = {
+            "id": checkpoint_id,
+            "epoch": self.epoch,
+            "step": self.step,
+            "val_loss": self.val_loss,
+            "epsilon": self._epsilon(0),
+        }
+        state = {
+            "model": _module(self.model).state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "checkpoint": kept,
+            "extra": self.extra(),
+        }
+        if self.privacy is not None:
+            state["accountant"] = self.privacy.accountant.state_dict()
+        job = self.job
+        self.store.save(job.generator_id, job.phase_id, checkpoint_id, state)
+        previous, self.kept = self.kept, kept
+        if previous is not None and previous["id"] != checkpoint_id:
+            self.store.delete(job.generator_id, job.phase_id, previous["id"])
+
+    def _resume(self, parent: dict[str, Any]) -> None:
+        state = self.store.load(parent["generator"], self.job.phase_id, parent["id"])
+        if self.privacy is not None and "accountant" not in state:
+            raise ValueError(
+                "a checkpoint trained without differential privacy cannot continue with it: "
+                "its privacy is already unbounded"
+            )
+        _module(self.model).load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.privacy is not None:
+            self.privacy.accountant.load_state_dict(state["accountant"])
+        saved = state["checkpoint"]
+        self.epoch, self.step, self.val_loss = saved["epoch"], saved["step"], saved["val_loss"]
+        # the resumed model is the best so far until an epoch beats it: a copy of it is this
+        # generator's first kept checkpoint
+        self.store.save(self.job.generator_id, self.job.phase_id, saved["id"], state)
+        self.kept = dict(saved)
+
+
+def _better(val_loss: float, kept: float | None) -> bool:
+    if kept is None or math.isnan(kept):
+        return not math.isnan(val_loss)
+    return val_loss < kept
+
+
+def _module(model: torch.nn.Module) -> torch.nn.Module:
+    """The plain module under an Opacus GradSampleModule, so checkpoints load anywhere."""
+    return getattr(model, "_module", model)

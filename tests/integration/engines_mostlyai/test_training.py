@@ -1,0 +1,208 @@
+"""mostlyai-engine under our control: stop, pre-queued stop, early stop, privacy budget, cancel,
+continue training; every kept checkpoint synthesizes."""
+
+import csv
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from adapters.engines.mostlyai import MostlyAIEngine
+from application.spec import GeneratorSpec, TableSpec, TrainingSpec
+from application.training import PhaseInterrupted, PhaseJob, PhaseOutcome
+from tests.integration.engines_mostlyai.recording import RecordingControl
+
+STEPS_PER_EPOCH = 3
+
+
+def training(**overrides) -> TrainingSpec:
+    values = {
+        "max_epochs": 2,
+        "batch_size": 16,
+        "early_stopping_patience": None,
+        "max_training_time_s": None,
+    }
+    return TrainingSpec(**(values | overrides))
+
+
+def job(gid: str, table: TableSpec, spec: TrainingSpec, kind="tabular", resume=None) -> PhaseJob:
+    phase = "tabular" if kind == "tabular" else f"text:{table.name}"
+    return PhaseJob(gid, phase, kind, [table], spec, resume_from=resume, seed=7)
+
+
+def synthesize(engine, gid: str, table: TableSpec, outcomes: dict, out: Path) -> list[dict]:
+    spec = GeneratorSpec(name="t", engine="mostlyai", tables=[table])
+    checkpoints = {phase: o.checkpoint for phase, o in outcomes.items()}
+    paths = engine.synthesize(gid, spec, checkpoints, str(out))
+    with open(paths[table.name], newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_stop_lands_at_the_next_step_and_its_checkpoint_synthesizes(
+    engine: MostlyAIEngine, customers: TableSpec, generator_id: str, tmp_path: Path
+) -> None:
+    outcomes: dict[str, PhaseOutcome] = {}
+    for kind, phase in (("tabular", "tabular"), ("text", "text:customers")):
+        control = RecordingControl(training(max_epochs=20), stop_after_step=4)
+        outcomes[phase] = engine.train(job(generator_id, customers, control_spec(), kind), control)
+        assert control.steps == [1, 2, 3, 4, 5]
+        assert outcomes[phase].step == 5 and outcomes[phase].epoch == 1
+        assert outcomes[phase].reasons == ("manually_stopped",)
+        assert outcomes[phase].checkpoint["step"] == STEPS_PER_EPOCH  # the best: epoch 1
+    rows = synthesize(engine, generator_id, customers, outcomes, tmp_path / "out")
+    assert len(rows) == 60 and list(rows[0]) == ["age", "city", "bio"]
+    assert sum(1 for r in rows if r["bio"]) > 0
+
+
+def control_spec() -> TrainingSpec:
+    return training(max_epochs=20)
+
+
+def test_a_pre_queued_stop_costs_exactly_one_step(
+    engine: MostlyAIEngine, plain: TableSpec, generator_id: str, tmp_path: Path
+) -> None:
+    control = RecordingControl(training(), stop_requested=True)
+    outcome = engine.train(job(generator_id, plain, training()), control)
+    assert control.steps == [1]
+    assert (outcome.step, outcome.epoch, outcome.reasons) == (1, 0, ("manually_stopped",))
+    assert outcome.checkpoint["step"] == 1  # the engine saved the one-step model
+    rows = synthesize(engine, generator_id, plain, {"tabular": outcome}, tmp_path / "out")
+    assert len(rows) == 60 and list(rows[0]) == ["age", "city"]
+
+
+def test_early_stopping_from_the_engines_validation_loss(
+    engine: MostlyAIEngine, customers: TableSpec, generator_id: str
+) -> None:
+    # min_delta far above any change: the second validation does not improve
+    spec = training(max_epochs=20, early_stopping_patience=1, early_stopping_min_delta=100.0)
+    control = RecordingControl(spec)
+    outcome = engine.train(job(generator_id, customers, spec), control)
+    validations = [m["val_loss"] for _, _, m in control.calls if m and "val_loss" in m]
+    assert len(validations) == 2
+    assert (outcome.epoch, outcome.step, outcome.reasons) == (2, 6, ("early_stopped",))
+    assert outcome.val_loss == validations[-1]
+
+
+def test_the_privacy_budget_stops_before_it_is_exceeded(
+    engine: MostlyAIEngine, customers: TableSpec, generator_id: str
+) -> None:
+    spec = training(max_epochs=20, differential_privacy={"max_epsilon": 6.0})
+    control = RecordingControl(spec)
+    outcome = engine.train(job(generator_id, customers, spec), control)
+    assert outcome.reasons == ("privacy_budget_exhausted",)
+    assert outcome.epsilon <= 6.0 and outcome.checkpoint["epsilon"] <= 6.0
+    last = control.calls[-1][2]
+    assert last["next_epsilon"] > 6.0 >= last["epsilon"]
+    # our per-step epsilon agrees with what the engine reported (it rounds to 0.01)
+    ours = {step: m["epsilon"] for _, step, m in control.calls}
+    log = pd.read_csv(
+        engine.phase_folder(generator_id, "tabular")
+        / "customers/ModelStore/model-data"
+        / "progress-messages.csv"
+    )
+    reported = log.dropna(subset=["dp_eps"])
+    assert len(reported) >= 2
+    for step, eps in zip(reported["steps"], reported["dp_eps"], strict=True):
+        assert ours[int(step)] == pytest.approx(eps, abs=0.006)
+
+
+def test_a_budget_spent_before_the_first_checkpoint_fails_the_phase(
+    engine: MostlyAIEngine, customers: TableSpec, generator_id: str
+) -> None:
+    spec = training(differential_privacy={"max_epsilon": 2.0})
+    with pytest.raises(ValueError, match=r"max_epsilon=2\.0 ran out before mostlyai-engine kept"):
+        engine.train(job(generator_id, customers, spec), RecordingControl(spec))
+    model_data = engine.phase_folder(generator_id, "tabular") / "customers/ModelStore/model-data"
+    assert not model_data.exists()
+
+
+def test_cancel_raises_out_of_the_engine_and_deletes_its_workspace(
+    engine: MostlyAIEngine, customers: TableSpec, generator_id: str
+) -> None:
+    import datasets
+
+    default_cache = Path(datasets.config.HF_DATASETS_CACHE)
+    before = set(default_cache.rglob("*")) if default_cache.exists() else set()
+    control = RecordingControl(training(), cancel_at_step=2)
+    with pytest.raises(PhaseInterrupted):
+        engine.train(job(generator_id, customers, training(), kind="text"), control)
+    assert control.steps == [1, 2]
+    assert not engine.phase_folder(generator_id, "text:customers").exists()
+    after = set(default_cache.rglob("*")) if default_cache.exists() else set()
+    assert after == before, "the engine left rows in the shared datasets cache"
+    engine.discard(generator_id)
+    assert not (engine.root / generator_id).exists()
+
+
+@pytest.mark.parametrize("kind", ["tabular", "text"])
+def test_continue_training_resumes_weights_counters_and_optimizer(
+    kind: str,
+    engine: MostlyAIEngine,
+    customers: TableSpec,
+    plain: TableSpec,
+    generator_id: str,
+    tmp_path: Path,
+) -> None:
+    if kind == "tabular":
+        customers = plain
+    first = engine.train(job(generator_id, customers, training(max_epochs=1), kind), _ctl(1))
+    assert (first.epoch, first.step) == (1, STEPS_PER_EPOCH)
+    resume = {**first.checkpoint, "generator": generator_id}
+    child = "00000000-0000-4000-8000-000000000001"
+    control = RecordingControl(training(max_epochs=2))
+    second = engine.train(job(child, customers, training(max_epochs=2), kind, resume), control)
+    assert control.steps == [4, 5, 6]
+    assert (second.epoch, second.step, second.reasons) == (2, 6, ("max_epochs_reached",))
+    phase = "tabular" if kind == "tabular" else "text:customers"
+    store = engine.phase_folder(child, phase) / customers.name / "ModelStore/model-data"
+    assert (store / "optimizer.pt").is_file()
+    if kind == "tabular":
+        rows = synthesize(engine, child, customers, {phase: second}, tmp_path / "out")
+        assert len(rows) == 60
+
+
+def test_continue_training_keeps_spending_the_same_privacy_budget(
+    engine: MostlyAIEngine, customers: TableSpec, generator_id: str
+) -> None:
+    spec = training(max_epochs=1, differential_privacy={"max_epsilon": 20.0})
+    first = engine.train(job(generator_id, customers, spec), RecordingControl(spec))
+    resume = {**first.checkpoint, "generator": generator_id}
+    child = "00000000-0000-4000-8000-000000000002"
+    more = training(max_epochs=2, differential_privacy={"max_epsilon": 20.0})
+    control = RecordingControl(more)
+    engine.train(job(child, customers, more, resume=resume), control)
+    assert control.calls[0][2]["epsilon"] > first.checkpoint["epsilon"]
+    no_dp = training(max_epochs=1)
+    plain = engine.train(job(child, customers, no_dp), RecordingControl(no_dp))
+    with pytest.raises(ValueError, match="without differential privacy cannot continue"):
+        engine.train(
+            job(
+                "00000000-0000-4000-8000-000000000003",
+                customers,
+                more,
+                resume={**plain.checkpoint, "generator": child},
+            ),
+            RecordingControl(more),
+        )
+
+
+def test_a_tabular_phase_over_two_tables_trains_one_model_each(
+    engine: MostlyAIEngine, customers: TableSpec, generator_id: str, tmp_path: Path
+) -> None:
+    second = TableSpec(name="clients", path=customers.path, text_columns=["bio"])
+    spec = training(max_epochs=1)
+    control = RecordingControl(spec)
+    phase = PhaseJob(generator_id, "tabular", "tabular", [customers, second], spec, seed=1)
+    outcome = engine.train(phase, control)
+    assert control.steps == [1, 2, 3, 4, 5, 6]  # cumulative over the tables
+    assert (outcome.epoch, outcome.step, outcome.reasons) == (2, 6, ("max_epochs_reached",))
+    assert set(outcome.checkpoint["tables"]) == {"customers", "clients"}
+    meta = json.loads(
+        (engine.phase_folder(generator_id, "tabular") / "clients/ffwd.json").read_text()
+    )
+    assert meta["model_columns"] == ["age", "city"]
+
+
+def _ctl(max_epochs: int) -> RecordingControl:
+    return RecordingControl(training(max_epochs=max_epochs))
