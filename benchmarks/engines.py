@@ -144,7 +144,7 @@ def torch_step_overhead(folder: Path, rounds: int) -> Record | None:
         unit="s",
         ratio=paired_ratio(with_control, without),
         op="<=",
-        target=1.05,
+        target=1.02,
         details={"rounds": rounds, "steps": steps, "per_step_us": per_step_us},
     )
 
@@ -212,6 +212,6 @@ def mostlyai_step_overhead(folder: Path, rounds: int) -> Record | None:
         unit="s",
         ratio=paired_ratio(with_control, without),
         op="<=",
-        target=1.05,
+        target=1.02,
         details={"rounds": rounds, "steps": steps, "per_step_us": per_step_us},
     )
