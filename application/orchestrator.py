@@ -6,12 +6,15 @@ PhaseControl whose flags follow the stored events of its generator, so a stop st
 anyone reaches the engine at its next step boundary and a cancel interrupts it.
 """
 
+import logging
+import random
 import threading
+import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from application.control import PhaseControl, Progress
@@ -34,6 +37,11 @@ if TYPE_CHECKING:
     from application.service import GeneratorService
 
 Claim = Callable[[], int]
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+# How long a runner's report keeps being retried while the store is unreachable (a restart,
+# a network cut); the part's lease usually expires first, and the retry then hears it lost.
+STORE_RETRY_S = 120.0
 
 
 class LeaseLost(PhaseInterrupted):
@@ -63,7 +71,8 @@ class Orchestrator:
         self.workspace = workspace
         self.anonymizer = anonymizer
         self.worker = worker
-        self.progress_interval_s = progress_interval_s
+        # Progress renews a phase's lease: at least three times per lease (ADR 0016).
+        self.progress_interval_s = min(progress_interval_s, lease_s / 3)
         self.lease_s = lease_s
 
     def run(self, generator_id: UUID) -> None:
@@ -154,6 +163,34 @@ class Orchestrator:
             engine.discard(str(generator_id))
         self.workspace.discard(str(generator_id))
 
+    def discard_cancelled(self, generator_id: UUID) -> bool:
+        """Delete a cancelled generator's files (a worker sweeping up after a cancel that
+        landed between two parts, when no runner was there to see it); False if not
+        cancelled."""
+        g = self.service.get_generator(generator_id)
+        if g.state != CANCELLED:
+            return False
+        engine = None if g.kind == ANONYMIZATION else self.engines.get(g.spec.get("engine", ""))
+        self.discard(generator_id, engine)
+        return True
+
+    def _durably(self, report: Callable[[], T], what: str) -> T:
+        """A runner's report, retried while the store fails (not while it refuses: a domain
+        error or a lost lease goes straight up), for up to STORE_RETRY_S."""
+        deadline = time.monotonic() + STORE_RETRY_S
+        wait = 0.05
+        while True:
+            try:
+                return report()
+            except (errors.FfwdError, PhaseInterrupted):
+                raise
+            except Exception as e:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("%s: the store failed (%s); trying again", what, e)
+                time.sleep(random.uniform(wait / 2, wait))
+                wait = min(2.0, wait * 2)
+
     # Training phases.
 
     def _train(self, g: Generator, spec: GeneratorSpec, engine: TrainingEngine) -> None:
@@ -183,18 +220,23 @@ class Orchestrator:
             lambda: self.service.start_phase(generator_id, phase_id, self.worker, self.lease_s)
         )
         follower = PhaseFollower(generator_id, phase_id)
+        takeovers = _TakeoverWatch(generator_id, phase_id)
         unsubscribe = self.service.subscribe(follower)
+        unwatch = self.service.subscribe(takeovers)
         try:
             attempt = claim()
             g = self.service.get_generator(generator_id)
             phase = g.phases[phase_id]
-            control = PhaseControl(
+            reporter = _Reporter(self, generator_id, phase_id, attempt, phase.last_kept)
+            control = _LeasedControl(
                 spec.training,
-                self._progress_reporter(generator_id, phase_id, attempt),
+                reporter,
+                (phase.epoch, phase.step),
                 stop_requested=phase.stop_requested,
                 progress_interval_s=self.progress_interval_s,
             )
             follower.attach(control)
+            takeovers.attach(control, attempt)
             job = PhaseJob(
                 generator_id=str(generator_id),
                 phase_id=phase_id,
@@ -204,9 +246,13 @@ class Orchestrator:
                 resume_from=phase.resume_from,
                 seed=generator_id.int % 2**31,
             )
+            epochs, steps = _counters_behind(phase)
+            counted = control if not (epochs or steps) else _CountingOn(control, epochs, steps)
             try:
-                outcome = engine.train(job, control)
-            except PhaseInterrupted:
+                outcome = engine.train(job, counted)
+            except PhaseInterrupted as e:
+                if takeovers.lost:
+                    raise LeaseLost(f"{phase_id} was taken over by another worker") from e
                 raise
             except errors.FfwdError:
                 raise
@@ -219,50 +265,44 @@ class Orchestrator:
                 attempt,
                 reasons=list(outcome.reasons),
                 checkpoint=outcome.checkpoint,
-                epoch=outcome.epoch,
-                step=outcome.step,
+                epoch=outcome.epoch + epochs,
+                step=outcome.step + steps,
                 elapsed_s=round(control.elapsed(), 3),
                 val_loss=outcome.val_loss,
                 epsilon=outcome.epsilon,
             )
         finally:
+            unwatch()
             unsubscribe()
 
-    def _progress_reporter(
-        self, generator_id: UUID, phase_id: str, attempt: int
-    ) -> Callable[[Progress], None]:
-        def report(p: Progress) -> None:
+    def _report_end(self, generator_id: UUID, phase_id: str, attempt: int, **outcome: Any) -> None:
+        def finish() -> None:
             try:
-                self.service.record_progress(
-                    generator_id,
-                    phase_id,
-                    attempt,
-                    epoch=p.epoch,
-                    step=p.step,
-                    elapsed_s=round(p.elapsed_s, 3),
-                    val_loss=p.val_loss,
-                    epsilon=p.epsilon,
-                    kept=p.kept,
-                )
+                self.service.finish_phase(generator_id, phase_id, attempt, **outcome)
             except errors.StaleRunner as e:
                 raise LeaseLost(str(e)) from e
-            except errors.GeneratorCancelled as e:
-                raise PhaseInterrupted(str(e)) from e
+            except errors.PhaseAlreadyFinished:
+                # The store failed after committing our report, and the retry found it
+                # stored: that is success, not a refusal.
+                phase = self.service.get_generator(generator_id).phases[phase_id]
+                if not (phase.state == SUCCEEDED and phase.attempt == attempt):
+                    raise
 
-        return report
-
-    def _report_end(self, generator_id: UUID, phase_id: str, attempt: int, **outcome: Any) -> None:
-        try:
-            self.service.finish_phase(generator_id, phase_id, attempt, **outcome)
-        except errors.StaleRunner as e:
-            raise LeaseLost(str(e)) from e
+        self._durably(finish, f"finishing {phase_id} of {generator_id}")
 
     def _fail(self, generator_id: UUID, phase_id: str, attempt: int, e: Exception) -> None:
         message = f"{type(e).__name__}: {e}"
         last = traceback.extract_tb(e.__traceback__)[-1:]
         if last:
             message += f" (at {last[0].filename.rsplit('/', 1)[-1]}:{last[0].lineno})"
-        self.service.fail_phase(generator_id, phase_id, attempt, message)
+
+        def fail() -> None:
+            try:
+                self.service.fail_phase(generator_id, phase_id, attempt, message)
+            except errors.StaleRunner as stale:
+                raise LeaseLost(str(stale)) from stale
+
+        self._durably(fail, f"failing {phase_id} of {generator_id}")
 
     # Pipeline steps.
 
@@ -328,16 +368,31 @@ class Orchestrator:
                 generator_id, step_id, self.worker, self.lease_s
             )
         attempt = claim()
+
+        def report(end: Callable[[], None]) -> None:
+            try:
+                end()
+            except errors.StaleRunner as e:
+                raise LeaseLost(str(e)) from e
+
         with _Heartbeat(self.service, generator_id, step_id, attempt, self.lease_s / 3):
             try:
                 outputs = work()
             except Exception as e:  # the step fails, and the generator with it, saying why
-                self.service.fail_step(generator_id, step_id, attempt, f"{type(e).__name__}: {e}")
+                error = f"{type(e).__name__}: {e}"
+                self._durably(
+                    lambda: report(
+                        lambda: self.service.fail_step(generator_id, step_id, attempt, error)
+                    ),
+                    f"failing {step_id} of {generator_id}",
+                )
                 return
-        try:
-            self.service.finish_step(generator_id, step_id, attempt, outputs)
-        except errors.StaleRunner as e:
-            raise LeaseLost(str(e)) from e
+        self._durably(
+            lambda: report(
+                lambda: self.service.finish_step(generator_id, step_id, attempt, outputs)
+            ),
+            f"finishing {step_id} of {generator_id}",
+        )
 
     def _engine(self, spec: GeneratorSpec) -> TrainingEngine:
         try:
@@ -395,6 +450,144 @@ class _Heartbeat:
                 self._beat()
             except errors.FfwdError:
                 return  # cancelled or taken over: the work's own report will say so
+            except Exception as e:  # the store failed: the next beat may get through
+                log.warning("heartbeat failed: %s", e)
+
+
+class _Reporter:
+    """Stores a phase attempt's progress. A periodic report the store fails to take is
+    skipped (the next one renews the lease); a report the store refuses ends the attempt:
+    a lost lease (`stale_runner`) or a cancel."""
+
+    def __init__(
+        self,
+        orchestrator: Orchestrator,
+        generator_id: UUID,
+        phase_id: str,
+        attempt: int,
+        last_kept: dict | None,
+    ) -> None:
+        self._orchestrator = orchestrator
+        self._service = orchestrator.service
+        self._gid, self._phase, self._attempt = generator_id, phase_id, attempt
+        # The kept checkpoint the store knows of (after a takeover: the one resumed from).
+        self.recorded_kept: str | None = (last_kept or {}).get("id")
+
+    def __call__(self, p: Progress) -> None:
+        try:
+            self._record(p)
+        except (errors.FfwdError, PhaseInterrupted):
+            raise
+        except Exception as e:
+            log.warning("progress of %s not stored (%s); training goes on", self._phase, e)
+
+    def record_kept(self, p: Progress) -> None:
+        """Store a newly kept checkpoint before the engine deletes the one it supersedes."""
+        self._orchestrator._durably(
+            lambda: self._record(p), f"recording the checkpoint of {self._phase}"
+        )
+
+    def _record(self, p: Progress) -> None:
+        try:
+            self._service.record_progress(
+                self._gid,
+                self._phase,
+                self._attempt,
+                epoch=p.epoch,
+                step=p.step,
+                elapsed_s=round(p.elapsed_s, 3),
+                val_loss=p.val_loss,
+                epsilon=p.epsilon,
+                kept=p.kept,
+            )
+        except errors.StaleRunner as e:
+            raise LeaseLost(str(e)) from e
+        except errors.GeneratorCancelled as e:
+            raise PhaseInterrupted(str(e)) from e
+        if p.kept:
+            self.recorded_kept = p.kept.get("id")
+
+
+class _LeasedControl(PhaseControl):
+    """The control of a phase that another worker may have to take over.
+
+    A takeover resumes from the kept checkpoint the store knows of, and an engine deletes the
+    checkpoint a new one supersedes as soon as it keeps the new one. So once the store knows
+    of one, each newly kept checkpoint is stored at once (one progress event per improving
+    epoch), before the engine can delete the one a takeover would look for."""
+
+    def __init__(
+        self, training: Any, reporter: _Reporter, floor: tuple[int, int], **options: Any
+    ) -> None:
+        super().__init__(training, reporter, **options)
+        self._reporter = reporter
+        self._floor = floor  # the phase's counters when this attempt began
+
+    def kept(self, checkpoint: dict) -> None:
+        recorded = self._reporter.recorded_kept
+        if recorded is None:
+            super().kept(checkpoint)  # nothing a takeover needs yet: the next report says it
+            return
+        if checkpoint.get("id") == recorded:
+            return
+        epoch, step = max(self.epoch, self._floor[0]), max(self.step, self._floor[1])
+        progress = Progress(epoch, step, self.elapsed(), self.val_loss, self.epsilon, checkpoint)
+        self._reporter.record_kept(progress)
+
+
+class _CountingOn:
+    """The control as an engine restarted from its start sees it: a phase taken over with no
+    kept checkpoint restarts from where it began, and its counters go on from where the phase
+    was (they never decrease, RULES.md inv. 9)."""
+
+    def __init__(self, control: PhaseControl, epochs: int, steps: int) -> None:
+        self._control, self._epochs, self._steps = control, epochs, steps
+
+    def boundary(self, epoch: int, step: int, metrics: Any = None) -> Any:
+        return self._control.boundary(epoch + self._epochs, step + self._steps, metrics)
+
+    def kept(self, checkpoint: dict) -> None:
+        self._control.kept(checkpoint)
+
+
+def _counters_behind(phase: Any) -> tuple[int, int]:
+    """How far the phase's counters are ahead of where its engine starts counting: the
+    counters of the checkpoint it resumes from (a takeover's carry the phase's own), else 0."""
+    start = phase.resume_from or {}
+    return max(0, phase.epoch - start.get("epoch", 0)), max(0, phase.step - start.get("step", 0))
+
+
+class _TakeoverWatch:
+    """Hears that another worker took the phase over (our lease had expired, though we live):
+    our attempt then ends at its next step boundary, not at its next report."""
+
+    def __init__(self, generator_id: UUID, phase_id: str) -> None:
+        self._gid, self._phase = generator_id, phase_id
+        self._newest = 0
+        self._attempt: int | None = None
+        self._control: PhaseControl | None = None
+
+    @property
+    def lost(self) -> bool:
+        return self._attempt is not None and self._newest > self._attempt
+
+    def attach(self, control: PhaseControl, attempt: int) -> None:
+        self._control, self._attempt = control, attempt
+        self._apply()
+
+    def __call__(self, events: Sequence[Any]) -> None:
+        for e in events:
+            if (
+                type(e) is Generator.TakenOver
+                and e.originator_id == self._gid
+                and e.part == self._phase
+            ):
+                self._newest = max(self._newest, e.attempt)
+        self._apply()
+
+    def _apply(self) -> None:
+        if self.lost and self._control is not None:
+            self._control.interrupt()
 
 
 def _tables_for(spec: GeneratorSpec, table: str | None) -> list:

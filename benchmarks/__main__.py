@@ -9,11 +9,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import control, engines, http, storage
+from benchmarks import control, engines, http, storage, workers
 from benchmarks.results import Record, write_results
 
 # Each module has `run(folder, scale) -> list[Record]`; add new benchmark modules here.
-MODULES = {"storage": storage, "control": control, "http": http, "engines": engines}
+MODULES = {
+    "storage": storage,
+    "control": control,
+    "http": http,
+    "engines": engines,
+    "workers": workers,
+}
 RESULTS = Path(__file__).with_name("results.json")
 
 

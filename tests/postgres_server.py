@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -75,6 +76,7 @@ class PostgresServer:
         self.as_root = os.geteuid() == 0
         self.port = 0
         self.dir: Path | None = None
+        self._options = ""
 
     def start(self) -> "PostgresServer":
         self.dir = Path(tempfile.mkdtemp(prefix="ffwd-pg-", dir=_reachable_tmp()))
@@ -99,6 +101,7 @@ class PostgresServer:
             start = ["-D", self.data, "-o", options, "-l", log, "-w", "-t", "30", "start"]
             started = self._run("pg_ctl", *start, check=False)
             if started.returncode == 0:
+                self._options = options
                 return self
         tail = Path(log).read_text(errors="replace")[-2000:]
         self.remove()
@@ -118,6 +121,18 @@ class PostgresServer:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Restart the server on the same port and data: `pg_ctl restart -m fast` (every
+        connection is cut), or with `down_s`, stop, stay down that long, then start."""
+        log = str(Path(self.data).parent / "log")
+        start = ["-D", self.data, "-o", self._options, "-l", log, "-w", "-t", "30"]
+        if not down_s:
+            self._run("pg_ctl", *start, "-m", "fast", "restart")
+            return
+        self._run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
+        time.sleep(down_s)
+        self._run("pg_ctl", *start, "start")
 
     def stop(self) -> None:
         if self.dir is not None and (self.dir / "data" / "postmaster.pid").exists():

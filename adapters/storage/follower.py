@@ -41,7 +41,10 @@ class PollingFollower:
                     continue
                 if notifications:
                     position = notifications[-1].id
-                    listener(events)
+                    try:
+                        listener(events)
+                    except Exception:  # a listener's bug must not end delivery for good
+                        log.exception("an event listener failed")
 
         thread = threading.Thread(target=poll, name="ffwd-follower", daemon=True)
         thread.start()

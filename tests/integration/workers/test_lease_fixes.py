@@ -1,0 +1,318 @@
+"""Workers and leases, one fault at a time, in one process: each test shows a bug the fault
+tests ran into (or would have), fixed in the orchestrator, the worker or a follower."""
+
+import itertools
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+from adapters.checkpoints import FileCheckpointStore
+from adapters.container import build_service
+from adapters.engines.reference.engine import ReferenceEngine
+from adapters.storage.follower import PollingFollower
+from application.orchestrator import Orchestrator
+from application.service import GeneratorService
+from application.training import PhaseOutcome
+from application.worker import Worker
+from tests.e2e.data import write_customers
+from tests.e2e.fakes import FakeEngine, outcome, until_stopped
+from tests.integration.workers.conftest import PEOPLE, files_of, wait_until
+
+LATER = timedelta(hours=1)  # every lease has run out by then
+
+
+class StoreAway(Exception):
+    """What a store says while it restarts (e.g. eventsourcing's OperationalError)."""
+
+
+def fails_first(calls: int, real):
+    """`real`, except that its first `calls` calls raise StoreAway."""
+    left = [calls]
+
+    def call(*args, **kwargs):
+        if left[0] > 0:
+            left[0] -= 1
+            raise StoreAway("the store is restarting")
+        return real(*args, **kwargs)
+
+    return call
+
+
+@pytest.fixture
+def csv(tmp_path: Path) -> Path:
+    path = tmp_path / "people.csv"
+    path.write_text(PEOPLE)
+    return path
+
+
+@pytest.fixture
+def make(tmp_path: Path, csv: Path):
+    """`make(train, store=...)`: a service with a fake engine and one queued generator
+    (one tabular phase, then synthesis and report)."""
+    opened: list[GeneratorService] = []
+
+    def make_(train=until_stopped, store: str = "memory://", **training):
+        svc = build_service(store, str(tmp_path / "data"))
+        opened.append(svc)
+        svc.engines["fake"] = FakeEngine(train)
+        spec = {
+            "name": "fault",
+            "engine": "fake",
+            "tables": [{"name": "people", "path": str(csv), "text_columns": []}],
+            "training": {"max_epochs": 3, "early_stopping_patience": None, **training},
+        }
+        return svc, svc.create_generator(spec)
+
+    yield make_
+    for svc in opened:
+        svc.store.close()
+
+
+def types(svc: GeneratorService, gid: UUID) -> list[str]:
+    return [h.type for h in svc.history(gid)]
+
+
+def test_a_worker_goes_on_after_the_store_failed_to_answer(make) -> None:
+    """Was: one failed look for work ended the worker's thread, and with one thread the
+    worker (a PostgreSQL restart stopped every worker for good)."""
+    svc, gid = make()
+    svc.store.generator_ids = fails_first(2, svc.store.generator_ids)
+    Worker(svc, svc.orchestrator(), poll_s=0.01).run(once=True)
+    assert svc.get_view(gid).state == "succeeded"
+
+
+def test_a_look_for_work_reads_the_live_generators_not_the_history(make) -> None:
+    """Was: every look for work (every poll of an idle worker, every claim) read every
+    generator ever stored, so its cost grew with the history, not with the work."""
+    svc, first = make()
+    spec = svc.get_generator(first).spec
+    ended = [first, *(svc.create_generator(spec) for _ in range(4))]
+    for gid in ended:
+        svc.cancel(gid)
+    live = svc.create_generator(spec)
+    reads: list[UUID] = []
+    get = svc.store.get
+    svc.store.get = lambda gid, version=None: (reads.append(gid), get(gid, version))[1]
+    worker = Worker(svc, svc.orchestrator(), poll_s=0.01)
+    assert worker._live() == [live]
+    assert set(ended) <= set(reads)
+    reads.clear()
+    assert worker._live() == [live]
+    assert reads == [live]
+
+
+def test_a_progress_report_the_store_failed_to_take_does_not_fail_the_phase(make) -> None:
+    """Was: the store's error came out of `boundary()` into the engine, and the phase
+    failed as if training had broken."""
+    svc, gid = make(max_epochs=4)
+    svc.record_progress = fails_first(1, svc.record_progress)
+    svc.orchestrator(progress_interval_s=0).run(gid)
+    view = svc.get_view(gid)
+    assert (view.state, view.phases[0].reasons) == ("succeeded", ["max_epochs_reached"])
+    assert "PhaseProgressed" in types(svc, gid)
+
+
+def test_the_end_of_a_phase_and_of_a_step_are_stored_once_the_store_answers(make) -> None:
+    """Was: a store error on the final report left the part claimed and unreported (and
+    ended the worker's thread)."""
+    svc, gid = make()
+    svc.finish_phase = fails_first(2, svc.finish_phase)
+    svc.finish_step = fails_first(2, svc.finish_step)
+    svc.orchestrator().run(gid)
+    assert svc.get_view(gid).state == "succeeded"
+    assert types(svc, gid).count("PhaseSucceeded") == 1
+
+
+def test_a_step_heartbeat_goes_on_after_the_store_failed_once(make) -> None:
+    """Was: the heartbeat thread ended at the first store error, so the step's lease ran out
+    and another worker ran the step a second time."""
+    svc, gid = make()
+    engine = svc.engines["fake"]
+    real = engine.synthesize
+    engine.synthesize = lambda *args: (time.sleep(0.5), real(*args))[1]
+    svc.heartbeat = fails_first(1, svc.heartbeat)
+    svc.orchestrator(lease_s=0.15).run(gid)  # a beat every 50 ms
+    history = svc.history(gid)
+    beats = [h for h in history if h.type == "Heartbeat" and h.data["part"] == "synthesis"]
+    assert len(beats) >= 3
+    assert svc.get_view(gid).state == "succeeded"
+
+
+class CheckedCheckpoints(FileCheckpointStore):
+    """Checkpoint files that note every deletion of the checkpoint a takeover would resume
+    from (the one the store names as kept last)."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__(root)
+        self.svc: GeneratorService | None = None
+        self.violations: list[str] = []
+        self.deleted = 0
+
+    def delete(self, generator_id: str, phase_id: str, checkpoint_id: str) -> None:
+        kept = self.svc.get_generator(UUID(generator_id)).phases[phase_id].last_kept
+        if kept and kept["id"] == checkpoint_id:
+            self.violations.append(checkpoint_id)
+        self.deleted += 1
+        super().delete(generator_id, phase_id, checkpoint_id)
+
+
+def test_the_checkpoint_a_takeover_resumes_from_is_never_deleted(tmp_path: Path) -> None:
+    """Was: progress carried the kept checkpoint every second, but the engine deleted it as
+    soon as it kept a better one; a worker killed in between left a takeover nothing to
+    resume from (FileNotFoundError, the phase failed)."""
+    svc = build_service("memory://", str(tmp_path / "data"))
+    checkpoints = CheckedCheckpoints(str(tmp_path / "data"))
+    checkpoints.svc = svc
+    svc.engines["reference"] = ReferenceEngine(checkpoints)
+    customers = write_customers(tmp_path / "customers.csv")  # a structure worth learning
+    gid = svc.create_generator(
+        {
+            "name": "kept",
+            "tables": [{"name": "customers", "path": str(customers), "text_columns": []}],
+            "training": {"max_epochs": 12, "early_stopping_patience": None, "batch_size": 32},
+        }
+    )
+    svc.orchestrator(progress_interval_s=0).run(gid)
+    assert svc.get_view(gid).state == "succeeded"
+    assert checkpoints.deleted > 0, "no better checkpoint was ever kept: the test shows nothing"
+    assert checkpoints.violations == []
+
+
+def test_a_takeover_with_nothing_kept_restarts_the_phase_and_counts_on(make) -> None:
+    """Was: the new attempt's engine counted from zero, the store refused its first report
+    (counters cannot go back), and the phase was stuck: each takeover failed the same way."""
+    svc, gid = make(max_epochs=6)
+    dead = svc.start_phase(gid, "tabular", "dead-worker", lease_s=5)
+    svc.record_progress(gid, "tabular", dead, epoch=2, step=5, elapsed_s=1.0)
+    orchestrator = svc.orchestrator(lease_s=5, progress_interval_s=0)
+    assert orchestrator.work_on(gid, datetime.now(UTC) + LATER)
+    phase = svc.get_view(gid).phases[0]
+    assert (phase.state, phase.attempt) == ("succeeded", 2)
+    assert phase.reasons == ["max_epochs_reached"]
+    assert (phase.epoch, phase.step) >= (6, 5)
+    history = svc.history(gid)
+    taken = next(h for h in history if h.type == "TakenOver")
+    assert taken.data["resume_from"] is None  # restarted from its start
+
+
+def test_a_live_worker_whose_phase_was_taken_over_stops_at_its_next_boundary(make) -> None:
+    """Was: the old attempt trained on until its next progress report (up to lease/3, 10 s by
+    default) next to the new one, writing checkpoint files the new one might use."""
+
+    def train(job, control) -> PhaseOutcome:
+        step = 0
+        while True:
+            time.sleep(0.005)
+            step += 1
+            decision = control.boundary(step // 2, step)
+            if decision.stop:
+                return outcome(step // 2, step, decision.reasons)
+
+    svc, gid = make(train, max_epochs=10**6)
+    old = Orchestrator(
+        svc, svc.engines, svc.reports, svc.workspace, worker="old", progress_interval_s=60
+    )
+    new = Orchestrator(svc, svc.engines, svc.reports, svc.workspace, worker="new")
+    ended = threading.Event()
+    runner = threading.Thread(
+        target=lambda: (old.work_on(gid, datetime.now(UTC)), ended.set()), daemon=True
+    )
+    runner.start()
+    wait_until(lambda: svc.get_view(gid).phases[0].state == "running", 10, "the phase to run")
+    time.sleep(0.05)
+    taker = threading.Thread(target=new.work_on, args=(gid, datetime.now(UTC) + LATER))
+    taker.start()
+    assert ended.wait(2), "the old attempt trained on after the takeover"
+    svc.request_stop(gid, "tabular", requested_by="test")
+    taker.join(10)
+    phase = svc.get_view(gid).phases[0]
+    assert (phase.state, phase.attempt, phase.reasons) == ("succeeded", 2, ["manually_stopped"])
+    history = svc.history(gid)
+    after = history[next(i for i, h in enumerate(history) if h.type == "TakenOver") :]
+    assert {h.data.get("attempt") for h in after if "attempt" in h.data} == {2}
+
+
+def test_a_cancel_between_two_parts_leaves_no_file_behind(tmp_path: Path, csv) -> None:
+    """Was: a cancel stored while no part of the generator ran (between two parts) was seen by
+    no runner, and the kept checkpoints stayed on disk (RULES.md inv. 6)."""
+    store, data = f"sqlite:///{tmp_path / 'store.db'}", tmp_path / "data"
+    svc = build_service(store, str(data))
+    other = build_service(store, str(data))  # another process: the web page, `ffwd cancel`
+    gid = svc.create_generator(
+        {
+            "name": "between",
+            "tables": [{"name": "people", "path": str(csv), "text_columns": ["note"]}],
+            "training": {"max_epochs": 2, "batch_size": 8},
+        }
+    )
+    orchestrator = svc.orchestrator()
+    assert orchestrator.work_on(gid, datetime.now(UTC))  # the tabular phase, and no more
+    assert files_of(data, gid), "the tabular phase kept no checkpoint file"
+    other.cancel(gid, requested_by="dana")
+    Worker(svc, orchestrator, poll_s=0.01).run(once=True)
+    assert files_of(data, gid) == []
+    for s in (svc, other):
+        s.store.close()
+
+
+def test_a_polling_follower_goes_on_after_a_listener_failed(make) -> None:
+    """Was: a listener's exception ended the polling thread: no stop or cancel from another
+    process reached this one again."""
+    svc, gid = make()
+    heard: list[int] = []
+
+    def listener(events) -> None:
+        heard.extend(e.originator_version for e in events)
+        if len(heard) == len(events):
+            raise RuntimeError("a listener bug")
+
+    stop = PollingFollower(svc.store, poll_s=0.01).follow(listener)
+    try:
+        svc.request_stop(gid, "tabular", requested_by="a")
+        wait_until(lambda: heard == [2], 5, "the first event")
+        svc.cancel(gid, requested_by="b")
+        wait_until(lambda: heard == [2, 3], 5, "the event after the listener failed")
+    finally:
+        stop()
+
+
+def test_progress_renews_a_phase_lease_three_times_per_lease(make) -> None:
+    """Was: progress every second whatever the lease, so a phase of a worker with a lease
+    under a second (or near it) was taken over while its worker lived."""
+    svc, gid = make(max_epochs=10**6, max_training_time_s=1.5)
+    orchestrator = svc.orchestrator(lease_s=0.9)
+    assert orchestrator.progress_interval_s == pytest.approx(0.3)
+    orchestrator.run(gid)
+    history = svc.history(gid)
+    renewals = [h.timestamp for h in history if h.type in ("PhaseStarted", "PhaseProgressed")]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(renewals)]
+    assert len(renewals) >= 4 and max(gaps) < 0.9, gaps  # never a lapse of the lease
+
+
+def test_workers_starting_at_once_on_one_postgresql_all_open_the_store(postgres_server) -> None:
+    """Was: eventsourcing creates its table and function at every start, and processes
+    starting together raced on it (`tuple concurrently updated`): some workers exited."""
+    for _ in range(3):
+        url = postgres_server.create_database()
+        build_service(url, "unused").store.close()  # the table exists, as in production
+        start, errors, services = threading.Barrier(8), [], []
+
+        def open_store(url=url, start=start, errors=errors, services=services) -> None:
+            start.wait()
+            try:
+                services.append(build_service(url, "unused"))
+            except Exception as e:
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=open_store) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        for s in services:
+            s.store.close()
+        assert errors == []
