@@ -8,16 +8,25 @@ anyone reaches the engine at its next step boundary and a cancel interrupts it.
 
 import logging
 import random
-import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
-from application.control import PhaseControl, Progress
+from application.leases import (
+    ClaimLost,
+    CountingOn,
+    Heartbeat,
+    LeasedControl,
+    LeaseLost,
+    Reporter,
+    TakeoverWatch,
+    counters_behind,
+    next_part,
+)
 from application.phase_follower import PhaseFollower
 from application.ports import Workspace
 from application.spec import GeneratorSpec
@@ -42,14 +51,6 @@ log = logging.getLogger(__name__)
 # How long a runner's report keeps being retried while the store is unreachable (a restart,
 # a network cut); the part's lease usually expires first, and the retry then hears it lost.
 STORE_RETRY_S = 120.0
-
-
-class LeaseLost(PhaseInterrupted):
-    """Another worker took this part over (our lease expired): stop, keep nothing of ours."""
-
-
-class ClaimLost(Exception):
-    """Another worker claimed the part first: the loser of the race moves on."""
 
 
 class Orchestrator:
@@ -220,15 +221,15 @@ class Orchestrator:
             lambda: self.service.start_phase(generator_id, phase_id, self.worker, self.lease_s)
         )
         follower = PhaseFollower(generator_id, phase_id)
-        takeovers = _TakeoverWatch(generator_id, phase_id)
+        takeovers = TakeoverWatch(generator_id, phase_id)
         unsubscribe = self.service.subscribe(follower)
         unwatch = self.service.subscribe(takeovers)
         try:
             attempt = claim()
             g = self.service.get_generator(generator_id)
             phase = g.phases[phase_id]
-            reporter = _Reporter(self, generator_id, phase_id, attempt, phase.last_kept)
-            control = _LeasedControl(
+            reporter = Reporter(self, generator_id, phase_id, attempt, phase.last_kept)
+            control = LeasedControl(
                 spec.training,
                 reporter,
                 (phase.epoch, phase.step),
@@ -246,8 +247,8 @@ class Orchestrator:
                 resume_from=phase.resume_from,
                 seed=generator_id.int % 2**31,
             )
-            epochs, steps = _counters_behind(phase)
-            counted = control if not (epochs or steps) else _CountingOn(control, epochs, steps)
+            epochs, steps = counters_behind(phase)
+            counted = control if not (epochs or steps) else CountingOn(control, epochs, steps)
             try:
                 outcome = engine.train(job, counted)
             except PhaseInterrupted as e:
@@ -375,7 +376,7 @@ class Orchestrator:
             except errors.StaleRunner as e:
                 raise LeaseLost(str(e)) from e
 
-        with _Heartbeat(self.service, generator_id, step_id, attempt, self.lease_s / 3):
+        with Heartbeat(self.service, generator_id, step_id, attempt, self.lease_s / 3):
             try:
                 outputs = work()
             except Exception as e:  # the step fails, and the generator with it, saying why
@@ -402,192 +403,6 @@ class Orchestrator:
             raise errors.InvalidSpec(
                 [f"engine: unknown engine {spec.engine!r} ({known})"]
             ) from None
-
-
-def next_part(g: Generator, now: datetime) -> tuple[str | None, bool]:
-    """The part a worker may claim now, in pipeline order, and whether that is a takeover."""
-    tabular_done = TABULAR not in g.phases or g.phases[TABULAR].state == SUCCEEDED
-    for p in g.phases.values():
-        if p.state == PENDING and (p.id == TABULAR or tabular_done):
-            return p.id, False
-        if g.lease_expired(p.id, now):
-            return p.id, True
-    for s in g.steps.values():
-        if s.state == PENDING and g.step_is_ready(s.id):
-            return s.id, False
-        if g.lease_expired(s.id, now):
-            return s.id, True
-    return None, False
-
-
-class _Heartbeat:
-    """Renews a running step's lease from a background thread while its work goes on."""
-
-    def __init__(
-        self,
-        service: "GeneratorService",
-        generator_id: UUID,
-        part: str,
-        attempt: int,
-        every_s: float,
-    ) -> None:
-        self._stop = threading.Event()
-        self._beat = lambda: service.heartbeat(generator_id, part, attempt)
-        self._every_s = every_s
-        self._thread = threading.Thread(target=self._run, name="ffwd-heartbeat", daemon=True)
-
-    def __enter__(self) -> "_Heartbeat":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._every_s):
-            try:
-                self._beat()
-            except errors.FfwdError:
-                return  # cancelled or taken over: the work's own report will say so
-            except Exception as e:  # the store failed: the next beat may get through
-                log.warning("heartbeat failed: %s", e)
-
-
-class _Reporter:
-    """Stores a phase attempt's progress. A periodic report the store fails to take is
-    skipped (the next one renews the lease); a report the store refuses ends the attempt:
-    a lost lease (`stale_runner`) or a cancel."""
-
-    def __init__(
-        self,
-        orchestrator: Orchestrator,
-        generator_id: UUID,
-        phase_id: str,
-        attempt: int,
-        last_kept: dict | None,
-    ) -> None:
-        self._orchestrator = orchestrator
-        self._service = orchestrator.service
-        self._gid, self._phase, self._attempt = generator_id, phase_id, attempt
-        # The kept checkpoint the store knows of (after a takeover: the one resumed from).
-        self.recorded_kept: str | None = (last_kept or {}).get("id")
-
-    def __call__(self, p: Progress) -> None:
-        try:
-            self._record(p)
-        except (errors.FfwdError, PhaseInterrupted):
-            raise
-        except Exception as e:
-            log.warning("progress of %s not stored (%s); training goes on", self._phase, e)
-
-    def record_kept(self, p: Progress) -> None:
-        """Store a newly kept checkpoint before the engine deletes the one it supersedes."""
-        self._orchestrator._durably(
-            lambda: self._record(p), f"recording the checkpoint of {self._phase}"
-        )
-
-    def _record(self, p: Progress) -> None:
-        try:
-            self._service.record_progress(
-                self._gid,
-                self._phase,
-                self._attempt,
-                epoch=p.epoch,
-                step=p.step,
-                elapsed_s=round(p.elapsed_s, 3),
-                val_loss=p.val_loss,
-                epsilon=p.epsilon,
-                kept=p.kept,
-            )
-        except errors.StaleRunner as e:
-            raise LeaseLost(str(e)) from e
-        except errors.GeneratorCancelled as e:
-            raise PhaseInterrupted(str(e)) from e
-        if p.kept:
-            self.recorded_kept = p.kept.get("id")
-
-
-class _LeasedControl(PhaseControl):
-    """The control of a phase that another worker may have to take over.
-
-    A takeover resumes from the kept checkpoint the store knows of, and an engine deletes the
-    checkpoint a new one supersedes as soon as it keeps the new one. So once the store knows
-    of one, each newly kept checkpoint is stored at once (one progress event per improving
-    epoch), before the engine can delete the one a takeover would look for."""
-
-    def __init__(
-        self, training: Any, reporter: _Reporter, floor: tuple[int, int], **options: Any
-    ) -> None:
-        super().__init__(training, reporter, **options)
-        self._reporter = reporter
-        self._floor = floor  # the phase's counters when this attempt began
-
-    def kept(self, checkpoint: dict) -> None:
-        recorded = self._reporter.recorded_kept
-        if recorded is None:
-            super().kept(checkpoint)  # nothing a takeover needs yet: the next report says it
-            return
-        if checkpoint.get("id") == recorded:
-            return
-        epoch, step = max(self.epoch, self._floor[0]), max(self.step, self._floor[1])
-        progress = Progress(epoch, step, self.elapsed(), self.val_loss, self.epsilon, checkpoint)
-        self._reporter.record_kept(progress)
-
-
-class _CountingOn:
-    """The control as an engine restarted from its start sees it: a phase taken over with no
-    kept checkpoint restarts from where it began, and its counters go on from where the phase
-    was (they never decrease, RULES.md inv. 9)."""
-
-    def __init__(self, control: PhaseControl, epochs: int, steps: int) -> None:
-        self._control, self._epochs, self._steps = control, epochs, steps
-
-    def boundary(self, epoch: int, step: int, metrics: Any = None) -> Any:
-        return self._control.boundary(epoch + self._epochs, step + self._steps, metrics)
-
-    def kept(self, checkpoint: dict) -> None:
-        self._control.kept(checkpoint)
-
-
-def _counters_behind(phase: Any) -> tuple[int, int]:
-    """How far the phase's counters are ahead of where its engine starts counting: the
-    counters of the checkpoint it resumes from (a takeover's carry the phase's own), else 0."""
-    start = phase.resume_from or {}
-    return max(0, phase.epoch - start.get("epoch", 0)), max(0, phase.step - start.get("step", 0))
-
-
-class _TakeoverWatch:
-    """Hears that another worker took the phase over (our lease had expired, though we live):
-    our attempt then ends at its next step boundary, not at its next report."""
-
-    def __init__(self, generator_id: UUID, phase_id: str) -> None:
-        self._gid, self._phase = generator_id, phase_id
-        self._newest = 0
-        self._attempt: int | None = None
-        self._control: PhaseControl | None = None
-
-    @property
-    def lost(self) -> bool:
-        return self._attempt is not None and self._newest > self._attempt
-
-    def attach(self, control: PhaseControl, attempt: int) -> None:
-        self._control, self._attempt = control, attempt
-        self._apply()
-
-    def __call__(self, events: Sequence[Any]) -> None:
-        for e in events:
-            if (
-                type(e) is Generator.TakenOver
-                and e.originator_id == self._gid
-                and e.part == self._phase
-            ):
-                self._newest = max(self._newest, e.attempt)
-        self._apply()
-
-    def _apply(self) -> None:
-        if self.lost and self._control is not None:
-            self._control.interrupt()
 
 
 def _tables_for(spec: GeneratorSpec, table: str | None) -> list:
