@@ -14,7 +14,7 @@ from application.control import PhaseControl
 from application.spec import TableSpec, TrainingSpec
 from application.training import CONTINUE, Decision, PhaseJob, PhaseOutcome
 from benchmarks.results import Record
-from benchmarks.timing import paired_ratio
+from benchmarks.timing import interleaved, paired_ratio
 
 SAMPLE = Path(sample_init).parent
 
@@ -190,11 +190,11 @@ def epoch_overhead(folder: Path, rounds: int) -> Record:
         engine.discard(job.generator_id)
         return took
 
-    with_control, without = [], []
-    for i in range(rounds):
-        for controlled in (True, False) if i % 2 == 0 else (False, True):
-            control = PhaseControl(training, lambda p: None) if controlled else _BareControl(epochs)
-            (with_control if controlled else without).append(once(control))
+    with_control, without = interleaved(
+        rounds,
+        lambda: once(PhaseControl(training, lambda p: None)),
+        lambda: once(_BareControl(epochs)),
+    )
     ratio = paired_ratio(with_control, without)
     return Record(
         name="epoch_overhead",

@@ -18,7 +18,7 @@ from application.control import PhaseControl
 from application.spec import TrainingSpec
 from application.training import PhaseJob
 from benchmarks.results import Record
-from benchmarks.timing import paired_ratio
+from benchmarks.timing import interleaved, paired_ratio
 
 
 def run(folder: Path, scale: float) -> list[Record]:
@@ -128,10 +128,7 @@ def torch_step_overhead(folder: Path, rounds: int) -> Record | None:
         torch.save(model.state_dict(), folder / "bare.pt")
         return time.perf_counter() - start
 
-    with_control, without = [], []
-    for i in range(rounds):
-        for candidate in (controlled, bare) if i % 2 == 0 else (bare, controlled):
-            (with_control if candidate is controlled else without).append(candidate())
+    with_control, without = interleaved(rounds, controlled, bare)
     steps = epochs * steps_per_epoch
     per_step_us = (statistics.median(with_control) - statistics.median(without)) / steps * 1e6
     return Record(
@@ -196,10 +193,7 @@ def mostlyai_step_overhead(folder: Path, rounds: int) -> Record | None:
     def plain() -> float:
         return once(lambda **kwargs: None)
 
-    with_control, without = [], []
-    for i in range(rounds):
-        for candidate in (relayed, plain) if i % 2 == 0 else (plain, relayed):
-            (with_control if candidate is relayed else without).append(candidate())
+    with_control, without = interleaved(rounds, relayed, plain)
     steps = epochs * steps_per_epoch
     per_step_us = (statistics.median(with_control) - statistics.median(without)) / steps * 1e6
     return Record(

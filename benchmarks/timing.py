@@ -37,3 +37,17 @@ def paired_ratio(numerators: list[float], denominators: list[float]) -> float:
 def paired_difference(minuends: list[float], subtrahends: list[float]) -> float:
     """The median of call-by-call differences, e.g. what a command costs over a raw insert."""
     return statistics.median(m - s for m, s in zip(minuends, subtrahends, strict=True))
+
+
+def interleaved(
+    rounds: int, first: Callable[[], float], second: Callable[[], float]
+) -> tuple[list[float], list[float]]:
+    """What each candidate reports (e.g. the seconds of the part it times itself), `rounds`
+    times each, alternating which goes first."""
+    results: tuple[list[float], list[float]] = ([], [])
+    order = [(0, first), (1, second)]
+    for _ in range(rounds):
+        for index, candidate in order:
+            results[index].append(candidate())
+        order.reverse()
+    return results
