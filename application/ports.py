@@ -2,10 +2,12 @@
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
 from domain.generator import Generator
+
+T = TypeVar("T")
 
 
 class ConcurrentWrite(Exception):
@@ -21,6 +23,13 @@ class GeneratorStore(Protocol):
 
     def save(self, generator: Generator) -> Sequence[Any]:
         """Append the generator's pending events atomically; ConcurrentWrite on a race."""
+
+    def update(
+        self, generator_id: UUID, command: Callable[[Generator], T]
+    ) -> tuple[T, Sequence[Any]]:
+        """Run `command` on the latest state (a generator it must not keep) and append the
+        events it triggers atomically: its result and the stored events. ConcurrentWrite on
+        a race; the command's own error, and nothing written, when it rejects."""
 
     def events(self, generator_id: UUID) -> Sequence[Any]:
         """Every stored event of one generator, oldest first."""

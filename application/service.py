@@ -293,17 +293,18 @@ class GeneratorService:
         """Run a command on the latest state and store its events, retrying on a race.
 
         A command that raises writes nothing: its events are only ever saved after it returns.
+        The command must not keep the generator it is given (the store keeps it).
         """
         generator_id = self.resolve(generator)
         for attempt in range(self.max_retries):
-            aggregate = self.store.get(generator_id)
-            result = command(aggregate)
             try:
-                self._save(aggregate)
+                result, events = self.store.update(generator_id, command)
             except ConcurrentWrite:
                 # Jittered backoff, so writers racing on one generator stop colliding in step.
                 time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
                 continue
+            if events:
+                self._notify(events)
             return result
         raise errors.Conflict(
             f"generator {generator_id} kept changing; gave up after {self.max_retries} attempts"
@@ -312,11 +313,11 @@ class GeneratorService:
     def _command_then_view(
         self, generator: UUID | str, command: Callable[[Generator], Any]
     ) -> GeneratorView:
-        def command_returning_generator(g: Generator) -> Generator:
+        def command_returning_view(g: Generator) -> GeneratorView:
             command(g)
-            return g
+            return view_of(g)
 
-        return view_of(self.execute(generator, command_returning_generator))
+        return self.execute(generator, command_returning_view)
 
     def _save(self, generator: Generator) -> None:
         events = self.store.save(generator)

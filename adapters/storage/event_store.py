@@ -6,6 +6,10 @@ Where a command's time went with the library's defaults, and what this module do
 - Every get deep-copied the cached aggregate (~100 us, mostly the spec): here a get copies only
   the parts event bodies change (`_copy`, a few us), and a save applies its stored events to
   the kept state in place instead of copying the saved aggregate (`_Cache.advance`).
+- Every command first read the log for newer events: `update` runs the command on the kept
+  state straight away, since storing its events at the next versions proves that state was
+  the latest, and the commanded copy becomes the kept state (`_Cache.replace`). The log is
+  asked only when the command stores nothing or rejects (ADR 0017).
 - Every statement went through the library's connection pool (locks, context managers,
   explicit BEGIN/COMMIT): an SQLite file is written and read through two plain sqlite3
   connections on the library's own table, same rows, same bytes (`_SQLiteLog`).
@@ -14,7 +18,7 @@ Where a command's time went with the library's defaults, and what this module do
   all, and the SELECT runs only when someone has (`_SQLiteLog.epoch`).
 - Replays built a `StoredEvent`, a `UUID` and a JSON decoder call chain per row: rows are
   decoded with the transcoder's own scanner and object hook, and JSON is encoded with one
-  C encoder built once (`_Codec`).
+  C encoder built once (`EventCodec`).
 
 Memory, PostgreSQL and in-memory SQLite keep the library's recorder for every statement.
 """
@@ -24,7 +28,7 @@ import json
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import is_dataclass
 from functools import cache
@@ -33,7 +37,7 @@ from json.encoder import (  # type: ignore[attr-defined]
     encode_basestring,
     encode_basestring_ascii,
 )
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -45,6 +49,7 @@ from application.ports import ConcurrentWrite
 from domain.errors import UnknownGenerator
 from domain.generator import Generator
 
+T = TypeVar("T")
 _PAGE = 500
 _LAST = 2**62  # above any version: "no upper bound" in one cached SELECT statement
 _UNVERIFIED = -1  # the epoch of a kept generator not yet checked against the log
@@ -146,6 +151,35 @@ class _Cache:
             entry.epoch = max(entry.epoch, epoch)
             self._items.move_to_end(generator_id)
             return _copy(entry.generator)
+
+    def current(self, generator_id: UUID) -> tuple[Generator, int] | None:
+        """A copy of the kept state and the epoch it was last known to be the latest at,
+        without checking the log; None when none is kept or it may be behind the log."""
+        with self._lock:
+            entry = self._items.get(generator_id)
+            if entry is None or entry.epoch == _UNVERIFIED:
+                return None
+            self._items.move_to_end(generator_id)
+            return _copy(entry.generator), entry.epoch
+
+    def replace(self, generator: Generator) -> None:
+        """Keep `generator`, whose events are stored and which nobody else holds, in place of
+        an older kept state: no copy, nothing re-applied. Storing the next events proved the
+        kept state was the latest, so the epoch it was known at still holds."""
+        with self._lock:
+            entry = self._items.get(generator.id)
+            if entry is not None:
+                if entry.generator.version < generator.version:
+                    entry.generator = generator
+                return
+        self.adopt(generator, _UNVERIFIED)
+
+    def distrust(self, generator_id: UUID) -> None:
+        """The kept state may be behind the log: the next get looks for newer events."""
+        with self._lock:
+            entry = self._items.get(generator_id)
+            if entry is not None:
+                entry.epoch = _UNVERIFIED
 
     def adopt(self, generator: Generator, epoch: int) -> None:
         """Keep `generator` (nobody else may hold it) unless a newer state is already kept."""
@@ -284,7 +318,7 @@ class _SQLiteLog:
             self._reader.close()
 
 
-class _Codec:
+class EventCodec:
     """Domain events to stored rows and back, as the library's `Mapper` does, without its
     per-event wrappers: JSON is written and read with the transcoder's own encoder settings and
     object hook (so the same registered transcodings and the same bytes), topics are resolved
@@ -393,7 +427,7 @@ class EventSourcedStore:
             self._log: _RecorderLog | _SQLiteLog = _SQLiteLog(dbname, timeout)
         else:
             self._log = _RecorderLog(self.app, serialize=in_memory)
-        self._codec = _Codec(self.app.mapper)
+        self._codec = EventCodec(self.app.mapper)
         self._cache = _Cache(cache_size)
 
     def get(self, generator_id: UUID, version: int | None = None) -> Generator:
@@ -415,6 +449,47 @@ class EventSourcedStore:
                 latest = newer[-1][0]
         copy = self._cache.copy(generator_id, latest, epoch)
         return self._replay(generator_id) if copy is None else copy
+
+    def update(
+        self, generator_id: UUID, command: Callable[[Generator], T]
+    ) -> tuple[T, Sequence[Any]]:
+        """Run `command` on the latest state and store the events it triggers in one
+        transaction; returns its result and those events.
+
+        The command runs on a copy of the kept state without asking the log first: when it
+        triggers events, storing them at the next versions proves the state was the latest
+        (else ConcurrentWrite, and the next get catches up); when it triggers none or rejects,
+        the log is asked, and a command that ran on a state behind it runs again.
+        """
+        checked = False
+        while True:
+            kept = None if checked else self._cache.current(generator_id)
+            generator = self.get(generator_id) if kept is None else kept[0]
+            version = generator.version
+            try:
+                result = command(generator)
+            except Exception:
+                if checked or not self._behind(generator_id, version):
+                    raise
+                checked = True
+                continue
+            events = list(generator.collect_events())
+            if not events:
+                if checked or not self._behind(generator_id, version):
+                    return result, events
+                checked = True
+                continue
+            try:
+                self._log.append(generator_id, self._codec.rows(events))
+            except _Conflict:
+                self._cache.distrust(generator_id)
+                raise ConcurrentWrite(str(generator_id)) from None
+            self._cache.replace(generator)
+            return result, events
+
+    def _behind(self, generator_id: UUID, version: int) -> bool:
+        """Whether the log holds events after `version` (the kept state then catches up)."""
+        return self.get(generator_id).version > version
 
     def save(self, generator: Generator) -> Sequence[Any]:
         events = list(generator.collect_events())

@@ -138,10 +138,10 @@ def test_conflict_after_retries_are_exhausted(svc, spec) -> None:
 
     gid = svc.create_generator(spec)
 
-    def always_conflicting(_generator):
+    def always_conflicting(_generator_id, _command):
         raise ConcurrentWrite("race")
 
-    svc.store.save = always_conflicting
+    svc.store.update = always_conflicting
     assert codes_of(lambda: svc.request_stop(gid, "tabular")) == "conflict"
 
 

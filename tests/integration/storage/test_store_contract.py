@@ -271,6 +271,42 @@ def test_conflicting_saves_raise_concurrent_write(store: EventSourcedStore) -> N
     assert latest.phases["tabular"].stop_requested is True
 
 
+def test_update_runs_each_command_on_the_latest_state(store: EventSourcedStore) -> None:
+    generator = new_generator()
+    store.save(generator)
+    results = []
+    for command, types in SCRIPT:
+        result, events = store.update(generator.id, command)
+        assert [type(e).__name__ for e in events] == types
+        results.append(result)
+    assert results == [True, 1, None, True, ["manually_stopped", "early_stopped"], 1, True]
+    assert [type(e).__name__ for e in store.events(generator.id)] == SCRIPT_TYPES
+    replayed = project_generator(None, store.events(generator.id))
+    assert state_of(store.get(generator.id)) == state_of(replayed)
+
+
+def test_an_update_that_raises_stores_nothing_and_keeps_the_state(
+    store: EventSourcedStore,
+) -> None:
+    generator = new_generator()
+    store.save(generator)
+
+    def stop_then_fail(g: Generator) -> None:
+        g.request_stop("tabular", "alice")
+        raise RuntimeError("the command changed its mind")
+
+    with pytest.raises(RuntimeError):
+        store.update(generator.id, stop_then_fail)
+    kept = store.get(generator.id)
+    assert (kept.version, kept.phases["tabular"].stop_requested) == (1, False)
+    assert store.update(generator.id, lambda g: g.start_phase("tabular", "w1"))[0] == 1
+    assert [type(e).__name__ for e in store.events(generator.id)] == [
+        "Created",
+        "Started",
+        "PhaseStarted",
+    ]
+
+
 def test_a_command_that_raises_writes_nothing(
     store_url: str, open_service: Callable[[str], GeneratorService], sample_spec: dict
 ) -> None:
@@ -423,6 +459,47 @@ def test_a_second_store_sees_what_the_first_wrote(
     ]
     other = second.create_generator(sample_spec)
     assert [s.id for s in first.list_generators()] == [other, gid]
+
+
+def test_commands_on_a_stale_kept_state_are_checked_against_the_log(
+    shared_url: str, open_service: Callable[[str], GeneratorService], sample_spec: dict
+) -> None:
+    """Commands run on the kept state without asking the log first; whatever another
+    process stored meanwhile, each command is answered as on the latest state."""
+    first, second = open_service(shared_url), open_service(shared_url)
+    gid = first.create_generator(sample_spec)
+    first.get_view(gid)  # kept by the first store at version 1
+    attempt = second.start_phase(gid, "tabular", "w2")
+
+    # Rejected on the kept state (phase pending there), accepted on the latest.
+    first.record_progress(gid, "tabular", attempt, epoch=1, step=5, elapsed_s=0.5)
+    second.record_progress(gid, "tabular", attempt, epoch=1, step=6, elapsed_s=0.6)
+    # Accepted on the kept state, but its version is taken: stored after catching up.
+    view = first.request_stop(gid, "tabular", requested_by="alice")
+    assert (view.version, view.phases[0].step, view.phases[0].state) == (6, 6, "stopping")
+    second.finish_phase(
+        gid,
+        "tabular",
+        attempt,
+        reasons=["early_stopped"],
+        checkpoint=CHECKPOINT,
+        epoch=1,
+        step=7,
+        elapsed_s=0.7,
+    )
+    # Answered without an event on the kept state (already asked): asked again on the latest.
+    with pytest.raises(errors.PhaseAlreadyFinished):
+        first.request_stop(gid, "tabular", requested_by="alice")
+    assert [h.type for h in first.history(gid)] == [
+        "Created",
+        "Started",
+        "PhaseStarted",
+        "PhaseProgressed",
+        "PhaseProgressed",
+        "StopRequested",
+        "PhaseSucceeded",
+    ]
+    assert first.get_view(gid) == second.get_view(gid)
 
 
 def test_conflicting_saves_through_two_stores(
