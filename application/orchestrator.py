@@ -246,6 +246,7 @@ class Orchestrator:
                 training=spec.training,
                 resume_from=phase.resume_from,
                 seed=generator_id.int % 2**31,
+                attempt=attempt,
             )
             epochs, steps = counters_behind(phase)
             counted = control if not (epochs or steps) else CountingOn(control, epochs, steps)

@@ -49,6 +49,13 @@ class PhaseJob:
     training: TrainingSpec
     resume_from: dict[str, Any] | None = None
     seed: int = 0
+    attempt: int = 1
+
+
+def checkpoint_id(job: PhaseJob, epoch: int, step: int) -> str:
+    """The name of a checkpoint an engine keeps: the attempt is part of it, so that an attempt
+    a takeover made stale never writes over, or deletes, a file of the attempt after it."""
+    return f"a{job.attempt}-e{epoch}-s{step}"
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """mostlyai-engine as a training engine: TabularARGN for the tabular phase, its language model
 for each text phase, its generation for synthesis (ADR 0015).
 
-Each table of a phase gets one engine workspace, `{data}/mostlyai/{generator}/{phase}/{table}/`
-(split, statistics, encoded data, the model store with the best checkpoint, and the `datasets`
-cache). The engine, torch and pandas are imported only when a phase trains or synthesizes.
+Each table of a phase attempt gets one engine workspace,
+`{data}/mostlyai/{generator}/{phase}/a{attempt}/{table}/` (split, statistics, encoded data, the
+model store with the best checkpoint, and the `datasets` cache): an attempt that a takeover
+made stale never touches the workspace of the attempt after it. The engine, torch and pandas
+are imported only when a phase trains or synthesizes.
 """
 
 import csv
@@ -24,7 +26,13 @@ from adapters.engines.mostlyai.privacy import EngineEpsilon, sample_rate
 from adapters.engines.mostlyai.relay import Kept, Relay
 from application.control import PhaseControl
 from application.spec import GeneratorSpec, TableSpec, TrainingSpec
-from application.training import Control, PhaseInterrupted, PhaseJob, PhaseOutcome
+from application.training import (
+    Control,
+    PhaseInterrupted,
+    PhaseJob,
+    PhaseOutcome,
+    checkpoint_id,
+)
 from domain import reasons as why
 
 DISTRIBUTION = "mostlyai-engine"
@@ -99,7 +107,7 @@ class MostlyAIEngine:
         """Train every table of the phase until the control says stop; on cancel the phase's
         workspace is deleted and PhaseInterrupted passes through."""
         check_version()
-        folder = self.phase_folder(job.generator_id, job.phase_id)
+        folder = self.attempt_folder(job.generator_id, job.phase_id, job.attempt)
         try:
             return self._train(job, control, folder)
         except PhaseInterrupted:
@@ -127,7 +135,7 @@ class MostlyAIEngine:
             reasons += relay.reasons if relay.stopped else relay.engine_reasons()
             epoch, step = epoch + relay.epoch, step + relay.step
             relays.append(relay)
-        return _outcome(kept, relays, epoch, step, reasons)
+        return _outcome(job, kept, relays, epoch, step, reasons)
 
     def _prepare(
         self, job: PhaseJob, unit: Unit, frame, workspace: Path, parent: Path | None
@@ -268,7 +276,7 @@ class MostlyAIEngine:
         parent = job.resume_from
         if not parent:
             return None
-        folder = self.phase_folder(parent["generator"], job.phase_id)
+        folder = self.kept_folder(parent["generator"], job.phase_id, parent)
         workspace = folder / safe_component(unit.table.name, "table name")
         if not (workspace / META).is_file():
             raise ValueError(
@@ -293,8 +301,9 @@ class MostlyAIEngine:
         paths = {}
         for table in spec.tables:
             name = safe_component(table.name, "table name")
-            tabular = self.phase_folder(generator_id, TABULAR) / name
-            text = self.phase_folder(generator_id, f"{TEXT}:{table.name}") / name
+            tabular = self.kept_folder(generator_id, TABULAR, checkpoints.get(TABULAR)) / name
+            text_phase = f"{TEXT}:{table.name}"
+            text = self.kept_folder(generator_id, text_phase, checkpoints.get(text_phase)) / name
             parts = [w for w in (tabular, text) if (w / META).is_file()]
             if not parts:
                 raise ValueError(f"no mostlyai-engine model for table {table.name!r}")
@@ -338,6 +347,19 @@ class MostlyAIEngine:
 
     def phase_folder(self, generator_id: str, phase_id: str) -> Path:
         return self.root / safe_component(generator_id, "generator id") / phase_dir(phase_id)
+
+    def attempt_folder(self, generator_id: str, phase_id: str, attempt: int) -> Path:
+        return self.phase_folder(generator_id, phase_id) / f"a{int(attempt)}"
+
+    def kept_folder(
+        self, generator_id: str, phase_id: str, checkpoint: Mapping[str, Any] | None
+    ) -> Path:
+        """Where the attempt that kept `checkpoint` trained (a checkpoint from before
+        attempts had folders of their own names none: the phase's folder)."""
+        attempt = (checkpoint or {}).get("attempt")
+        if attempt is None:
+            return self.phase_folder(generator_id, phase_id)
+        return self.attempt_folder(generator_id, phase_id, attempt)
 
 
 def _units(job: PhaseJob) -> list[Unit]:
@@ -412,14 +434,20 @@ def _resume_store(parent: Path, workspace: Path, job: PhaseJob) -> Kept:
 
 
 def _outcome(
-    kept: dict[str, dict[str, Any]], relays: list[Relay], epoch: int, step: int, reasons
+    job: PhaseJob,
+    kept: dict[str, dict[str, Any]],
+    relays: list[Relay],
+    epoch: int,
+    step: int,
+    reasons,
 ) -> PhaseOutcome:
     losses = [k["val_loss"] for k in kept.values() if k["val_loss"] is not None]
     spent = [k["epsilon"] for k in kept.values() if k["epsilon"] is not None]
     epochs = sum(k["epoch"] for k in kept.values())
     steps = sum(k["step"] for k in kept.values())
     checkpoint = {
-        "id": f"e{epochs}-s{steps}",
+        "id": checkpoint_id(job, epochs, steps),
+        "attempt": job.attempt,
         "epoch": epochs,
         "step": steps,
         "val_loss": sum(losses) / len(losses) if losses else None,

@@ -9,7 +9,7 @@ import numpy as np
 from adapters.checkpoints import FileCheckpointStore
 from adapters.engines.reference.phases import Phase
 from adapters.engines.reference.privacy import PrivacyLedger
-from application.training import Control, PhaseJob, PhaseOutcome
+from application.training import Control, PhaseJob, PhaseOutcome, checkpoint_id
 
 MAX_EPOCHS = 10_000  # a safety cap: the control is expected to stop the phase long before
 BUDGET_REASON = "privacy_budget_exhausted"
@@ -139,7 +139,9 @@ class Loop:
         epsilon = self.ledger.epsilon(self.step) if self.ledger else None
         if epsilon is not None and epsilon > self.dp.max_epsilon:
             return
-        kept = Kept(f"e{self.epoch}-s{self.step}", self.epoch, self.step, val_loss, epsilon)
+        kept = Kept(
+            checkpoint_id(self.job, self.epoch, self.step), self.epoch, self.step, val_loss, epsilon
+        )
         meta = self.phase.meta() | self.extra | {"checkpoint": kept.as_dict()}
         meta |= {"kind": self.job.kind, "phase_id": self.job.phase_id, "seed": self.job.seed}
         if self.ledger is not None:

@@ -24,7 +24,7 @@ import torch
 
 from adapters.checkpoints import phase_dir, safe_component
 from adapters.engines.torch.privacy import OpacusBudget
-from application.training import Control, PhaseJob, PhaseOutcome
+from application.training import Control, PhaseJob, PhaseOutcome, checkpoint_id
 
 
 class TorchCheckpoints:
@@ -158,9 +158,9 @@ class ControlledLoop:
             )
 
     def _keep(self) -> None:
-        checkpoint_id = f"e{self.epoch}-s{self.step}"
+        kept_id = checkpoint_id(self.job, self.epoch, self.step)
         kept = {
-            "id": checkpoint_id,
+            "id": kept_id,
             "epoch": self.epoch,
             "step": self.step,
             "val_loss": self.val_loss,
@@ -175,9 +175,9 @@ class ControlledLoop:
         if self.privacy is not None:
             state["accountant"] = self.privacy.accountant.state_dict()
         job = self.job
-        self.store.save(job.generator_id, job.phase_id, checkpoint_id, state)
+        self.store.save(job.generator_id, job.phase_id, kept_id, state)
         previous, self.kept = self.kept, kept
-        if previous is not None and previous["id"] != checkpoint_id:
+        if previous is not None and previous["id"] != kept_id:
             self.store.delete(job.generator_id, job.phase_id, previous["id"])
 
     def _resume(self, parent: dict[str, Any]) -> None:

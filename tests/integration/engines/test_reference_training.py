@@ -52,7 +52,7 @@ def test_a_stop_at_step_n_means_exactly_n_steps(engine, customers):
     # 540 training rows / 64 = 9 steps per epoch: one validation ran, at step 9
     assert outcome.epoch == 1
     assert outcome.checkpoint | {"val_loss": None} == {
-        "id": "e1-s9",
+        "id": "a1-e1-s9",
         "epoch": 1,
         "step": 9,
         "val_loss": None,
@@ -80,10 +80,10 @@ def test_a_prequeued_stop_takes_one_step_and_keeps_a_usable_model(engine, store,
 
     assert len(control.calls) == 1
     assert (outcome.epoch, outcome.step) == (0, 1)
-    assert outcome.checkpoint["id"] == "e0-s1"
+    assert outcome.checkpoint["id"] == "a1-e0-s1"
     assert math.isfinite(outcome.checkpoint["val_loss"])
     assert outcome.val_loss == outcome.checkpoint["val_loss"]
-    assert store.checkpoint_ids("gen-1", "tabular") == ["e0-s1"]
+    assert store.checkpoint_ids("gen-1", "tabular") == ["a1-e0-s1"]
 
 
 def test_only_the_best_checkpoint_is_kept(engine, store, customers):
@@ -94,6 +94,23 @@ def test_only_the_best_checkpoint_is_kept(engine, store, customers):
     best = min(control.val_losses())
     assert outcome.checkpoint["val_loss"] == best
     assert outcome.val_loss == control.val_losses()[-1]
+
+
+def test_each_attempt_of_a_phase_keeps_its_own_files(engine, store, customers):
+    """A takeover's attempt 2 and the stale attempt 1 it replaced reach the same step: neither
+    writes over nor deletes the other's checkpoint."""
+    first = engine.train(tabular_job(customers), ScriptedControl(stop_at_epoch=2))
+    written = {p: p.read_bytes() for p in store.root.rglob("*") if p.is_file()}
+    second = engine.train(
+        replace(tabular_job(customers), attempt=2), ScriptedControl(stop_at_epoch=2)
+    )
+    assert first.checkpoint["id"].startswith("a1-e")
+    assert second.checkpoint["id"] == "a2-" + first.checkpoint["id"].removeprefix("a1-")
+    assert sorted(store.checkpoint_ids("gen-1", "tabular")) == [
+        first.checkpoint["id"],
+        second.checkpoint["id"],
+    ]
+    assert all(p.read_bytes() == content for p, content in written.items())
 
 
 def test_a_resumed_phase_starts_from_the_parents_weights(engine, store, customers):

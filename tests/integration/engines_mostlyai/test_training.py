@@ -3,6 +3,7 @@ continue training; every kept checkpoint synthesizes."""
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -97,7 +98,7 @@ def test_the_privacy_budget_stops_before_it_is_exceeded(
     # our per-step epsilon agrees with what the engine reported (it rounds to 0.01)
     ours = {step: m["epsilon"] for _, step, m in control.calls}
     log = pd.read_csv(
-        engine.phase_folder(generator_id, "tabular")
+        engine.attempt_folder(generator_id, "tabular", 1)
         / "customers/ModelStore/model-data"
         / "progress-messages.csv"
     )
@@ -113,7 +114,9 @@ def test_a_budget_spent_before_the_first_checkpoint_fails_the_phase(
     spec = training(differential_privacy={"max_epsilon": 2.0})
     with pytest.raises(ValueError, match=r"max_epsilon=2\.0 ran out before mostlyai-engine kept"):
         engine.train(job(generator_id, customers, spec), RecordingControl(spec))
-    model_data = engine.phase_folder(generator_id, "tabular") / "customers/ModelStore/model-data"
+    model_data = (
+        engine.attempt_folder(generator_id, "tabular", 1) / "customers/ModelStore/model-data"
+    )
     assert not model_data.exists()
 
 
@@ -128,11 +131,26 @@ def test_cancel_raises_out_of_the_engine_and_deletes_its_workspace(
     with pytest.raises(PhaseInterrupted):
         engine.train(job(generator_id, customers, training(), kind="text"), control)
     assert control.steps == [1, 2]
-    assert not engine.phase_folder(generator_id, "text:customers").exists()
+    assert not engine.attempt_folder(generator_id, "text:customers", 1).exists()
     after = set(default_cache.rglob("*")) if default_cache.exists() else set()
     assert after == before, "the engine left rows in the shared datasets cache"
     engine.discard(generator_id)
     assert not (engine.root / generator_id).exists()
+
+
+def test_an_interrupted_attempt_leaves_the_workspace_of_the_next_alone(
+    engine: MostlyAIEngine, plain: TableSpec, generator_id: str, tmp_path: Path
+) -> None:
+    """A takeover's attempt 2 trains; then the stale attempt 1 it replaced is interrupted at
+    its next boundary (its lease is lost) and cleans up: only its own workspace."""
+    later = engine.train(replace(job(generator_id, plain, training()), attempt=2), _ctl(1))
+    assert (later.checkpoint["id"], later.checkpoint["attempt"]) == ("a2-e1-s3", 2)
+    stale = RecordingControl(training(), cancel_at_step=1)
+    with pytest.raises(PhaseInterrupted):
+        engine.train(job(generator_id, plain, training()), stale)
+    assert not engine.attempt_folder(generator_id, "tabular", 1).exists()
+    rows = synthesize(engine, generator_id, plain, {"tabular": later}, tmp_path / "out")
+    assert len(rows) == 60
 
 
 @pytest.mark.parametrize("kind", ["tabular", "text"])
@@ -155,7 +173,7 @@ def test_continue_training_resumes_weights_counters_and_optimizer(
     assert control.steps == [4, 5, 6]
     assert (second.epoch, second.step, second.reasons) == (2, 6, ("max_epochs_reached",))
     phase = "tabular" if kind == "tabular" else "text:customers"
-    store = engine.phase_folder(child, phase) / customers.name / "ModelStore/model-data"
+    store = engine.attempt_folder(child, phase, 1) / customers.name / "ModelStore/model-data"
     assert (store / "optimizer.pt").is_file()
     if kind == "tabular":
         rows = synthesize(engine, child, customers, {phase: second}, tmp_path / "out")
@@ -199,7 +217,7 @@ def test_a_tabular_phase_over_two_tables_trains_one_model_each(
     assert (outcome.epoch, outcome.step, outcome.reasons) == (2, 6, ("max_epochs_reached",))
     assert set(outcome.checkpoint["tables"]) == {"customers", "clients"}
     meta = json.loads(
-        (engine.phase_folder(generator_id, "tabular") / "clients/ffwd.json").read_text()
+        (engine.attempt_folder(generator_id, "tabular", 1) / "clients/ffwd.json").read_text()
     )
     assert meta["model_columns"] == ["age", "city"]
 

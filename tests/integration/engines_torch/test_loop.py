@@ -41,8 +41,8 @@ def test_a_pre_queued_stop_costs_exactly_one_step(store) -> None:
     outcome = train(phase, control, store)
     assert control.steps == [1]
     assert (outcome.step, outcome.epoch, outcome.reasons) == (1, 0, ("manually_stopped",))
-    assert outcome.checkpoint["id"] == "e0-s1"
-    predict(store, phase.generator_id, "e0-s1")
+    assert outcome.checkpoint["id"] == "a1-e0-s1"
+    predict(store, phase.generator_id, "a1-e0-s1")
 
 
 def test_early_stopping_keeps_the_best_checkpoint(store) -> None:
