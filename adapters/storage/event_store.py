@@ -429,6 +429,9 @@ class EventSourcedStore:
             self._log = _RecorderLog(self.app, serialize=in_memory)
         self._codec = EventCodec(self.app.mapper)
         self._cache = _Cache(cache_size)
+        self._ids: list[UUID] = []  # every generator's id seen so far, oldest first
+        self._ids_next = 1  # the notification to read on from
+        self._ids_lock = threading.Lock()
 
     def get(self, generator_id: UUID, version: int | None = None) -> Generator:
         if version is not None:
@@ -512,14 +515,17 @@ class EventSourcedStore:
         return events
 
     def generator_ids(self) -> list[UUID]:
-        ids, start = [], 1
+        """Read on from the last Created notification seen: the notification log only grows,
+        in order (one writer at a time on SQLite, a table lock on PostgreSQL)."""
         topic = Generator.Created.TOPIC
-        while True:
-            page = self.recorder.select_notifications(start, _PAGE, topics=[topic])
-            ids += [UUID(str(n.originator_id)) for n in page]
-            if len(page) < _PAGE:
-                return ids
-            start = page[-1].id + 1
+        with self._ids_lock:
+            while True:
+                page = self.recorder.select_notifications(self._ids_next, _PAGE, topics=[topic])
+                self._ids += [UUID(str(n.originator_id)) for n in page]
+                if page:
+                    self._ids_next = page[-1].id + 1
+                if len(page) < _PAGE:
+                    return list(self._ids)
 
     def sqlite_settings(self) -> tuple[str, int]:
         """Journal mode and `synchronous` of the SQLite writer (for benchmarks and reports)."""

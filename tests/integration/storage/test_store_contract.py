@@ -441,6 +441,7 @@ def test_a_second_store_sees_what_the_first_wrote(
     first = open_service(shared_url)
     gid = first.create_generator(sample_spec)
     assert first.get_view(gid).version == 1  # cached in the first store now
+    assert first.store.generator_ids() == [gid]  # and read up to here
 
     second = open_service(shared_url)
     assert second.store.generator_ids() == [gid]
