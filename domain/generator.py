@@ -11,10 +11,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain import errors
+from domain import errors, events
 from domain.lifecycle import (
     CANCELLED,
-    FAILED,
     GENERATOR_RULES,
     PHASE_RULES,
     QUEUED,
@@ -25,7 +24,7 @@ from domain.lifecycle import (
     TERMINAL,
     next_state,
 )
-from domain.parts import TABULAR, TEXT, Phase, Step, renew_lease, text_phase_id
+from domain.parts import TABULAR, TEXT, Phase, Step, text_phase_id
 from domain.reasons import normalize
 
 DEFAULT_LEASE_S = 30.0
@@ -42,217 +41,26 @@ def phase_layout(text_tables: list[str]) -> list[dict[str, Any]]:
     return layout
 
 
-def _start(part: Phase | Step, e: Any) -> None:
-    part.state, part.attempt, part.worker, part.started_at = (
-        e.state,
-        e.attempt,
-        e.worker,
-        e.timestamp,
-    )
-    part.lease_s = e.lease_s
-    renew_lease(part, e.timestamp)
-
-
-def _count(p: Phase, e: Any) -> None:
-    p.epoch, p.step, p.elapsed_s = e.epoch, e.step, e.elapsed_s
-    p.val_loss, p.epsilon = e.val_loss, e.epsilon
-
-
 class Generator(Aggregate):
     TOPIC = "ffwd:Generator"
 
-    class Event(Aggregate.Event):
-        TOPIC = "ffwd:Generator.Event"
-
-    class Created(Event, Aggregate.Created):
-        TOPIC = "ffwd:Generator.Created"
-        name: str
-        kind: str
-        spec: dict[str, Any]
-        phases: list[dict[str, Any]]
-        steps: list[str]
-        parent: UUID | None
-
-        def apply(self, g: "Generator") -> None:
-            g.name = self.name
-            g.kind = self.kind
-            g.spec = self.spec
-            g.parent = self.parent
-            g.state = QUEUED
-            g.phases = {
-                p["id"]: Phase(p["id"], p["kind"], p["table"], resume_from=p.get("resume_from"))
-                for p in self.phases
-            }
-            g.steps = {s: Step(s) for s in self.steps}
-            g.outputs = {}
-            g.error = None
-
-    class Started(Event):
-        TOPIC = "ffwd:Generator.Started"
-
-        def apply(self, g: "Generator") -> None:
-            g.state = RUNNING
-
-    class PhaseStarted(Event):
-        TOPIC = "ffwd:Generator.PhaseStarted"
-        phase: str
-        attempt: int
-        worker: str
-        state: str
-        lease_s: float
-
-        def apply(self, g: "Generator") -> None:
-            _start(g.phases[self.phase], self)
-
-    class Heartbeat(Event):
-        """The worker running a phase or step is alive: its lease is renewed."""
-
-        TOPIC = "ffwd:Generator.Heartbeat"
-        part: str
-        attempt: int
-
-        def apply(self, g: "Generator") -> None:
-            renew_lease(g.part(self.part), self.timestamp)
-
-    class TakenOver(Event):
-        """A part whose worker's lease expired runs on as a new attempt of another worker."""
-
-        TOPIC = "ffwd:Generator.TakenOver"
-        part: str
-        attempt: int
-        worker: str
-        previous_worker: str | None
-        resume_from: dict[str, Any] | None
-        lease_s: float
-
-        def apply(self, g: "Generator") -> None:
-            part = g.part(self.part)
-            part.attempt, part.worker, part.lease_s = self.attempt, self.worker, self.lease_s
-            renew_lease(part, self.timestamp)
-            if self.resume_from is not None:
-                part.resume_from = self.resume_from
-
-    class StopRequested(Event):
-        TOPIC = "ffwd:Generator.StopRequested"
-        phase: str
-        requested_by: str
-        phase_state_then: str
-        state: str
-
-        def apply(self, g: "Generator") -> None:
-            p = g.phases[self.phase]
-            p.state, p.stop_requested = self.state, True
-
-    class PhaseProgressed(Event):
-        TOPIC = "ffwd:Generator.PhaseProgressed"
-        phase: str
-        attempt: int
-        epoch: int
-        step: int
-        elapsed_s: float
-        val_loss: float | None
-        epsilon: float | None
-        kept: dict[str, Any] | None
-
-        def apply(self, g: "Generator") -> None:
-            p = g.phases[self.phase]
-            _count(p, self)
-            if self.kept is not None:
-                p.last_kept = self.kept
-            renew_lease(p, self.timestamp)
-
-    class PhaseSucceeded(Event):
-        TOPIC = "ffwd:Generator.PhaseSucceeded"
-        phase: str
-        attempt: int
-        epoch: int
-        step: int
-        elapsed_s: float
-        val_loss: float | None
-        epsilon: float | None
-        reasons: list[str]
-        checkpoint: dict[str, Any]
-        state: str
-
-        def apply(self, g: "Generator") -> None:
-            p = g.phases[self.phase]
-            _count(p, self)
-            p.state, p.reasons, p.checkpoint = self.state, self.reasons, self.checkpoint
-            p.ended_at = self.timestamp
-
-    class PhaseFailed(Event):
-        TOPIC = "ffwd:Generator.PhaseFailed"
-        phase: str
-        attempt: int
-        error: str
-        state: str
-
-        def apply(self, g: "Generator") -> None:
-            p = g.phases[self.phase]
-            p.state, p.error, p.ended_at = self.state, self.error, self.timestamp
-
-    class StepStarted(Event):
-        TOPIC = "ffwd:Generator.StepStarted"
-        pipeline_step: str
-        attempt: int
-        worker: str
-        state: str
-        lease_s: float
-
-        def apply(self, g: "Generator") -> None:
-            _start(g.steps[self.pipeline_step], self)
-
-    class StepSucceeded(Event):
-        TOPIC = "ffwd:Generator.StepSucceeded"
-        pipeline_step: str
-        attempt: int
-        outputs: dict[str, Any]
-        state: str
-
-        def apply(self, g: "Generator") -> None:
-            s = g.steps[self.pipeline_step]
-            s.state, s.outputs, s.ended_at = self.state, self.outputs, self.timestamp
-            g.outputs = {**g.outputs, **self.outputs}
-
-    class StepFailed(Event):
-        TOPIC = "ffwd:Generator.StepFailed"
-        pipeline_step: str
-        attempt: int
-        error: str
-        state: str
-
-        def apply(self, g: "Generator") -> None:
-            s = g.steps[self.pipeline_step]
-            s.state, s.error, s.ended_at = self.state, self.error, self.timestamp
-
-    class Succeeded(Event):
-        TOPIC = "ffwd:Generator.Succeeded"
-
-        def apply(self, g: "Generator") -> None:
-            g.state = SUCCEEDED
-
-    class Failed(Event):
-        TOPIC = "ffwd:Generator.Failed"
-        error: str
-        aborted: list[str]
-
-        def apply(self, g: "Generator") -> None:
-            g.state, g.error = FAILED, self.error
-            g.abort(self.aborted, self.timestamp)
-
-    class Cancelled(Event):
-        TOPIC = "ffwd:Generator.Cancelled"
-        requested_by: str
-        state_then: str
-        aborted: list[str]
-        discarded_checkpoints: list[str]
-
-        def apply(self, g: "Generator") -> None:
-            g.state = CANCELLED
-            g.abort(self.aborted, self.timestamp)
-            for p in g.phases.values():
-                p.checkpoint = None
-            g.outputs = {}
+    # Its events (the stored schema) live in domain.events.
+    Event = events.Event
+    Created = events.Created
+    Started = events.Started
+    PhaseStarted = events.PhaseStarted
+    Heartbeat = events.Heartbeat
+    TakenOver = events.TakenOver
+    StopRequested = events.StopRequested
+    PhaseProgressed = events.PhaseProgressed
+    PhaseSucceeded = events.PhaseSucceeded
+    PhaseFailed = events.PhaseFailed
+    StepStarted = events.StepStarted
+    StepSucceeded = events.StepSucceeded
+    StepFailed = events.StepFailed
+    Succeeded = events.Succeeded
+    Failed = events.Failed
+    Cancelled = events.Cancelled
 
     name: str
     kind: str
