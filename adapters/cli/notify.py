@@ -18,11 +18,12 @@ from adapters.notify.config import ENV_VAR, load_config
 from adapters.notify.delivery import LogSource
 from adapters.notify.notices import sample_notice, topics_of
 from adapters.notify.recorder import delivery_recorder
-from adapters.notify.runtime import start_delivery
+from adapters.notify.runtime import NotificationDelivery, start_delivery
 from adapters.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from adapters.notify.webhook import WebhookNotifier
 from adapters.storage.event_store import EventSourcedStore
 from adapters.storage.urls import DEFAULT_STORE
+from domain.errors import InvalidSpec
 
 NotifyOption = Annotated[
     str | None,
@@ -162,6 +163,41 @@ def status(
                 f"[red]dead letter[/red] {row['endpoint']} {x['key']} {x['type']} "
                 f"after {x['attempts']} attempts: {x['error']}"
             )
+
+
+@notify_app.command("redeliver")
+def redeliver(
+    notify: NotifyOption = None,
+    store: Store = DEFAULT_STORE,
+    endpoint: Annotated[
+        str | None, typer.Option(help="Only this endpoint's dead letters (default: all).")
+    ] = None,
+) -> None:
+    """Send dead letters again, oldest first, with each endpoint's retries; one that goes out
+    leaves the dead letters. Exits 1 if any is still a dead letter."""
+    config = load_config(notify)
+    names = [e.name for e in config.endpoints]
+    if endpoint is not None and endpoint not in names:
+        raise InvalidSpec([f"--endpoint: no endpoint {endpoint!r} (configured: {names})"])
+    events_store = EventSourcedStore(store)
+    delivery = NotificationDelivery(events_store, config)
+    try:
+        results = delivery.redeliver(endpoint)
+    finally:
+        delivery.close()
+        events_store.close()
+    left = 0
+    for name, letters in results.items():
+        for letter, error in letters:
+            if error is None:
+                out.print(f"[green]redelivered[/green] {name} {letter.key} {letter.type}")
+            else:
+                left += 1
+                out.print(f"[red]still dead[/red] {name} {letter.key} {letter.type}: {error}")
+    sent = sum(len(letters) for letters in results.values()) - left
+    print(f"{sent} redelivered, {left} still dead letters")
+    if left:
+        raise typer.Exit(1)
 
 
 def _state(record: Any, pending: int) -> str:

@@ -56,6 +56,13 @@ class LogSource:
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0
 
+    def notice_at(self, notification_id: int) -> Notice | None:
+        """The notice of one stored notification, if it is one."""
+        found = self.recorder.select_notifications(notification_id, 1)
+        if not found or found[0].id != notification_id:
+            return None
+        return notice_of(self.mapper.to_domain_event(found[0]), self.link_base)
+
     def after(self, position: int, limit: int, topics: Sequence[str]) -> list[tuple[int, Notice]]:
         found = self.recorder.select_notifications(position + 1, limit, topics=topics)
         page = []
@@ -134,6 +141,30 @@ class EndpointDelivery:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    def redeliver(self, limit: int = 1000) -> list[tuple[DeadLetter, str | None]]:
+        """Send the endpoint's dead letters again, oldest first, in the caller's thread, each
+        with the endpoint's bounded attempts; one that goes out leaves the dead letters.
+        Each letter comes back with None (delivered) or why it is still a dead letter.
+
+        Dead letters are outside the ordered stream, so this needs no lease and may run
+        beside the endpoint's delivery; a letter two redeliveries both send is one more
+        repeat, which receivers already drop by its Idempotency-Key."""
+        results: list[tuple[DeadLetter, str | None]] = []
+        for letter in reversed(self.recorder.dead_letters(self.name, limit)):
+            notice = self.source.notice_at(letter.notification_id)
+            if notice is None:
+                results.append((letter, "its event is no longer in the store"))
+                continue
+            outcome = self._deliver(notice, in_stream=False)
+            if outcome is True:
+                self.recorder.redelivered(self.name, letter.notification_id)
+                reports.info("notify.redelivered", endpoint=self.name, key=letter.key)
+                results.append((letter, None))
+            else:
+                assert outcome is not None  # outside the stream, nothing interrupts it
+                results.append((letter, outcome[1]))
+        return results
+
     def _begin(self) -> None:
         if self.recorder.position(self.name) is None:
             first = self.source.head() if self.start_at == "latest" else 0
@@ -192,11 +223,18 @@ class EndpointDelivery:
                 self._dead(letter)
         return bool(page)
 
-    def _deliver(self, notice: Notice) -> bool | tuple[int, str] | None:
-        """True when taken; (attempts, last error) when given up; None when interrupted."""
+    def _deliver(self, notice: Notice, in_stream: bool = True) -> bool | tuple[int, str] | None:
+        """True when taken; (attempts, last error) when given up; None when interrupted: the
+        delivery stopped, or its lease was lost. A notice sent outside the stream (a dead
+        letter sent again) is neither leased nor stopped."""
         error = ""
+        stop = self._stop if in_stream else threading.Event()
         for attempt in range(1, self.policy.max_attempts + 1):
-            if attempt > 1 and not self.recorder.acquire(self.name, self.owner, self.lease_s):
+            if (
+                in_stream
+                and attempt > 1
+                and not self.recorder.acquire(self.name, self.owner, self.lease_s)
+            ):
                 return None
             retry_after = None
             try:
@@ -206,7 +244,7 @@ class EndpointDelivery:
                 error, retryable, retry_after = str(e), e.retryable, e.retry_after_s
             except Exception as e:  # a notifier's own bug is still bounded by the attempts
                 error, retryable = f"{type(e).__name__}: {e}", True
-            if self._stop.is_set():
+            if stop.is_set():
                 return None  # abandoned at stop (an attempt outlived the drain): sent next time
             reports.warning(
                 "notify.attempt_failed",
@@ -219,7 +257,7 @@ class EndpointDelivery:
             )
             if not retryable:
                 return attempt, error
-            if attempt < self.policy.max_attempts and self._stop.wait(
+            if attempt < self.policy.max_attempts and stop.wait(
                 self.policy.delay(attempt, retry_after)
             ):
                 return None

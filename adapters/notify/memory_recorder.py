@@ -63,6 +63,26 @@ class POPODeliveryRecorder(POPOTrackingRecorder):
                 last_error=letter.error,
             )
 
+    def redelivered(self, endpoint: str, notification_id: int) -> bool:
+        with self._lock:
+            letters = [
+                x
+                for x in self._letters
+                if (x.endpoint, x.notification_id) == (endpoint, notification_id)
+            ]
+            if not letters:
+                return False
+            self._letters.remove(letters[0])
+            left = [x.notification_id for x in self._letters if x.endpoint == endpoint]
+            r = self._records.get(endpoint) or EndpointRecord(endpoint, None)
+            self._records[endpoint] = replace(
+                r,
+                delivered=r.delivered + 1,
+                dead_lettered=r.dead_lettered - 1,
+                last_dead_id=max(left, default=None),
+            )
+            return True
+
     def record(self, endpoint: str) -> EndpointRecord:
         with self._lock:
             r = self._records.get(endpoint) or EndpointRecord(endpoint, None)

@@ -75,12 +75,22 @@ class NotificationDelivery:
         drain = self.config.drain_s if drain_s is None else drain_s
         deadline = time.monotonic() + drain  # endpoints drain side by side: one shared budget
         caught_up = all([e.stop(max(0.0, deadline - time.monotonic())) for e in self.endpoints])
+        self.close()
+        self._stopped = caught_up
+        return caught_up
+
+    def close(self) -> None:
+        """Close the notifiers' connections (`stop` does, after the threads end)."""
         for notifier in self.notifiers:
             close = getattr(notifier, "close", None)
             if close:
                 close()
-        self._stopped = caught_up
-        return caught_up
+
+    def redeliver(self, endpoint: str | None = None) -> dict[str, list[tuple[DeadLetter, Any]]]:
+        """Every endpoint's dead letters (or one endpoint's) sent again, in this thread:
+        each letter with None (delivered) or why it is still a dead letter."""
+        chosen = [e for e in self.endpoints if endpoint in (None, e.name)]
+        return {e.name: e.redeliver() for e in chosen}
 
     def status(self) -> list[EndpointRecord]:
         return [self.recorder.record(e.name) for e in self.endpoints]

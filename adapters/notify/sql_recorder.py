@@ -143,6 +143,24 @@ class _SQLDelivery:
         except IntegrityError:
             pass
 
+    def redelivered(self, endpoint: str, notification_id: int) -> bool:
+        p, now = self.p, self.now_sql
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                f"DELETE FROM {self.dead} WHERE endpoint={p} AND notification_id={p} "
+                "RETURNING notification_id",
+                (endpoint, notification_id),
+            )
+            if c.fetchone() is None:
+                return False
+            c.execute(
+                f"UPDATE {self.endpoints} SET delivered=delivered+1, "
+                f"dead_lettered=dead_lettered-1, last_dead_id=(SELECT max(notification_id) "
+                f"FROM {self.dead} WHERE endpoint={p}), updated_at={now} WHERE endpoint={p}",
+                (endpoint, endpoint),
+            )
+            return True
+
     def record(self, endpoint: str) -> EndpointRecord:
         p = self.p
         with self.datastore.transaction(commit=False) as c:

@@ -60,6 +60,10 @@ class DeliveryRecorder(Protocol):
     def dead_lettered(self, letter: DeadLetter) -> None:
         """Record the letter and move the position past it, in one transaction."""
 
+    def redelivered(self, endpoint: str, notification_id: int) -> bool:
+        """A dead letter went out after all: it leaves the dead letters and counts as
+        delivered. False when it was no longer a dead letter (redelivered elsewhere)."""
+
     def record(self, endpoint: str) -> EndpointRecord: ...
 
     def dead_letters(self, endpoint: str, limit: int = 20) -> list[DeadLetter]: ...

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from adapters.cli.app import app
 from adapters.notify.notices import SAMPLE_GENERATOR
+from domain.errors import InvalidSpec
 from tests.integration.notify.conftest import SECRET, stopped_then_failed, webhook
 
 runner = CliRunner()
@@ -39,7 +40,9 @@ def test_notify_test_exits_1_when_nobody_answers(receiver):
     assert "error: no answer from" in result.stderr
 
 
-def test_notify_run_once_then_status(svc, store_url, sample_spec, receiver, tmp_path):
+def delivered_once_with_a_dead_letter(svc, store_url, sample_spec, receiver, tmp_path):
+    """A generator's notices delivered by `ffwd notify run --once` while the endpoint refused
+    the first one: the arguments naming that config and store."""
     config = tmp_path / "notify.yaml"
     config.write_text(json.dumps(webhook(receiver.url, events=["phase.*", "generator.failed"])))
     receiver.answer(500, 500, 500)  # the first notice is dead-lettered
@@ -47,6 +50,11 @@ def test_notify_run_once_then_status(svc, store_url, sample_spec, receiver, tmp_
     args = ["--notify", str(config), "--store", store_url]
     ran = runner.invoke(app, ["notify", "run", "--once", *args])
     assert ran.exit_code == 0, ran.output
+    return args
+
+
+def test_notify_run_once_then_status(svc, store_url, sample_spec, receiver, tmp_path):
+    args = delivered_once_with_a_dead_letter(svc, store_url, sample_spec, receiver, tmp_path)
     shown = runner.invoke(app, ["notify", "status", "--json", *args])
     assert shown.exit_code == 0, shown.output
     (row,) = json.loads(shown.stdout)
@@ -55,6 +63,28 @@ def test_notify_run_once_then_status(svc, store_url, sample_spec, receiver, tmp_
     assert row["dead_letters"][0]["type"] == "phase.started"
     table = runner.invoke(app, ["notify", "status", *args])
     assert "hook" in table.stdout and "dead letter" in table.stdout
+
+
+def test_notify_redeliver_sends_dead_letters_again(svc, store_url, sample_spec, receiver, tmp_path):
+    args = delivered_once_with_a_dead_letter(svc, store_url, sample_spec, receiver, tmp_path)
+    dead_key = receiver.wait_for(3)[0].key
+
+    receiver.answer(500, 500, 500)  # still down: the letter stays
+    again = runner.invoke(app, ["notify", "redeliver", *args])
+    assert again.exit_code == 1 and "0 redelivered, 1 still dead letters" in again.stdout
+    sent = runner.invoke(app, ["notify", "redeliver", "--endpoint", "hook", *args])
+    assert sent.exit_code == 0, sent.output
+    assert "1 redelivered, 0 still dead letters" in sent.stdout
+    last = receiver.requests[-1]
+    assert (last.key, last.verified) == (dead_key, True)
+
+    (row,) = json.loads(runner.invoke(app, ["notify", "status", "--json", *args]).stdout)
+    assert (row["state"], row["delivered"], row["dead_lettered"]) == ("ok", 7, 0)
+    assert row["dead_letters"] == []
+    nothing = runner.invoke(app, ["notify", "redeliver", *args])
+    assert nothing.exit_code == 0 and "0 redelivered, 0 still dead letters" in nothing.stdout
+    unknown = runner.invoke(app, ["notify", "redeliver", "--endpoint", "nope", *args])
+    assert isinstance(unknown.exception, InvalidSpec)
 
 
 def test_worker_with_notify_delivers_a_whole_run(svc, store_url, sample_spec, receiver, tmp_path):

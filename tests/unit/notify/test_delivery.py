@@ -88,6 +88,32 @@ def test_failures_are_retried_then_dead_lettered_and_delivery_moves_on(store) ->
     assert (record.delivered, record.dead_lettered, record.failing) == (1, 1, False)
 
 
+def test_dead_letters_are_redelivered_oldest_first_and_leave_the_dead_letters(store) -> None:
+    notifier = InMemoryNotifier(events=["generator.created"])
+    notifier.fail_next(3 + 3)  # every attempt at the first two notices
+    d = delivery(store, notifier).start()
+    first, second, third = lifecycle(store), lifecycle(store), lifecycle(store)
+    assert d.stop(drain_s=5)
+    assert notifier.keys == [f"{third.id}:1"]
+    assert d.record().failing is False and d.record().dead_lettered == 2
+
+    notifier.fail_next(3)  # the oldest fails again, the next goes out
+    results = d.redeliver()
+    assert [(letter.key, error is None) for letter, error in results] == [
+        (f"{first.id}:1", False),
+        (f"{second.id}:1", True),
+    ]
+    assert notifier.keys == [f"{third.id}:1", f"{second.id}:1"]
+    (left,) = d.recorder.dead_letters("memory")
+    assert left.key == f"{first.id}:1"
+    record = d.record()
+    assert (record.delivered, record.dead_lettered, record.failing) == (2, 1, False)
+    assert record.last_dead_id == left.notification_id
+    assert [error for _, error in d.redeliver()] == [None]
+    assert d.recorder.dead_letters("memory") == [] and d.record().last_dead_id is None
+    assert d.recorder.redelivered("memory", left.notification_id) is False  # counted once
+
+
 def test_a_refusal_is_tried_once(store) -> None:
     notifier = InMemoryNotifier(events=["generator.created"])
     notifier.fail_next(1, retryable=False)
