@@ -207,6 +207,22 @@ class Lifecycle(RuleBasedStateMachine):
         now = datetime.now(UTC) + (timedelta(hours=1) if expired else timedelta(0))
         self.apply(gid, model.take_over(part, expired), lambda g: g.take_over(part, "w2", now))
 
+    @rule(gid=generators, data=st.data())
+    def take_over_a_running_part(self, gid, data) -> None:
+        """Aimed at a part that runs, with its lease expired: the rule above mostly picks parts
+        that do not run, so accepted takeovers (and what follows them) would be rare."""
+        model = self.models[gid]
+        running = [
+            pid
+            for pid in [*model.phases, *model.steps]
+            if model._part(pid).state in ("running", "stopping")
+        ]
+        if not running:
+            return
+        part = data.draw(st.sampled_from(running))
+        now = datetime.now(UTC) + timedelta(hours=1)
+        self.apply(gid, model.take_over(part, True), lambda g: g.take_over(part, "w3", now))
+
     @rule(gid=generators, now=st.integers(0, 3))
     def cancel(self, gid, now) -> None:
         if now:  # Cancel ends a generator's story: keep it rarer than the other commands.
