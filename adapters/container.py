@@ -20,6 +20,7 @@ from adapters.storage.urls import DEFAULT_STORE
 from adapters.workspace import FileWorkspace
 from application.ports import EventFeed
 from application.service import GeneratorService
+from application.spec_check import SpecCheck
 
 DEFAULT_DATA = ".ffwd/data"
 
@@ -69,6 +70,9 @@ class Container(containers.DeclarativeContainer):
     anonymizer = providers.Singleton(AindoAnonymizer)
     workspace = providers.Singleton(FileWorkspace, root=config.data)
     feed = providers.Singleton(event_feed, store=store)
+    spec_check = providers.Singleton(
+        SpecCheck, datasets=datasets, engines=engines, anonymizer=anonymizer
+    )
     service = providers.Singleton(
         GeneratorService,
         store=store,

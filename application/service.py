@@ -16,14 +16,14 @@ from uuid import UUID
 from application.orchestrator import Orchestrator
 from application.ports import (
     ConcurrentWrite,
-    DatasetProblem,
     Datasets,
     EventFeed,
     EventListener,
     GeneratorStore,
     Workspace,
 )
-from application.spec import GeneratorSpec, parse_spec
+from application.spec import GeneratorSpec
+from application.spec_check import SpecCheck
 from application.training import Anonymizer, ReportWriter, TrainingEngine
 from application.views import (
     GeneratorSummary,
@@ -34,7 +34,7 @@ from application.views import (
     view_of,
 )
 from domain import errors
-from domain.generator import ANONYMIZATION, DEFAULT_LEASE_S, TRAINING, Generator
+from domain.generator import DEFAULT_LEASE_S, TRAINING, Generator
 from domain.lifecycle import SUCCEEDED
 
 T = TypeVar("T")
@@ -65,6 +65,7 @@ class GeneratorService:
         self.workspace = workspace
         self.feed = feed
         self.anonymizer = anonymizer
+        self.check_spec = SpecCheck(datasets, self.engines, anonymizer)
         self.worker = worker
         self.max_retries = max_retries
         self._listeners: list[EventListener] = []
@@ -112,7 +113,7 @@ class GeneratorService:
         self, spec: GeneratorSpec | dict[str, Any], *, base_dir: str | Path | None = None
     ) -> UUID:
         """Validate the spec and its tables, then record a queued generator."""
-        parsed = self.checked_spec(parse_spec(spec), Path(base_dir or "."))
+        parsed = self.check_spec(spec, Path(base_dir or "."))
         return self._record_new(parsed, parent=None, resume_from=None)
 
     def continue_training(
@@ -127,7 +128,7 @@ class GeneratorService:
                 f"generator {parent.id} is {parent.state}; only a succeeded one has checkpoints"
             )
         raw = _merged(parent.spec, overrides or {})
-        spec = self.checked_spec(parse_spec(raw), Path("."))
+        spec = self.check_spec(raw, Path("."))
         if parent.spec["training"].get("differential_privacy") and not (
             spec.training and spec.training.differential_privacy
         ):
@@ -139,38 +140,6 @@ class GeneratorService:
             for phase_id, checkpoint in parent.checkpoints().items()
         }
         return self._record_new(spec, parent=parent.id, resume_from=resume_from)
-
-    def checked_spec(self, spec: GeneratorSpec, base_dir: Path) -> GeneratorSpec:
-        """The spec with absolute table paths and text columns resolved, or InvalidSpec."""
-        problems, tables = [], []
-        if spec.kind == TRAINING and self.engines and spec.engine not in self.engines:
-            known = ", ".join(sorted(self.engines))
-            problems.append(f"engine: unknown engine {spec.engine!r} (known: {known})")
-        columns: dict[str, list[str] | None] = {}
-        for table in spec.tables:
-            path = (base_dir / table.path).resolve()
-            columns[table.name] = None
-            try:
-                info = self.datasets.describe(str(path))
-            except DatasetProblem as e:
-                problems.append(f"tables.{table.name}.path: {e}")
-                continue
-            columns[table.name] = info.columns
-            missing = sorted(set(table.text_columns or []) - set(info.columns))
-            if missing:
-                problems.append(f"tables.{table.name}.text_columns: no such columns {missing}")
-            text = info.text_columns if table.text_columns is None else table.text_columns
-            if spec.kind == ANONYMIZATION:
-                text = []
-            tables.append(table.model_copy(update={"path": str(path), "text_columns": text}))
-        if spec.anonymization is not None:
-            problems += spec.anonymization.problems(columns)
-            if not problems and self.anonymizer is not None:
-                # Column types and the like, from the data: rejected here, not when it runs.
-                problems += self.anonymizer.check(spec.model_copy(update={"tables": tables}))
-        if problems:
-            raise errors.InvalidSpec(problems)
-        return spec.model_copy(update={"tables": tables})
 
     def _record_new(
         self, spec: GeneratorSpec, parent: UUID | None, resume_from: dict[str, Any] | None

@@ -258,17 +258,7 @@ class GeneratorSpec(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> "GeneratorSpec":
-        problems = []
-        names = [t.name for t in self.tables]
-        if len(set(names)) != len(names):
-            problems.append("tables: table names must be unique")
-        unknown = sorted(set(self.synthesis.rows) - set(names))
-        if unknown:
-            problems.append(f"synthesis.rows: unknown tables {unknown}")
-        if self.kind == "training" and self.anonymization is not None:
-            problems.append("anonymization: only for kind 'anonymization'")
-        if self.kind == "anonymization" and self.training is not None:
-            problems.append("training: an anonymization generator does not train")
+        problems = _across_sections(self.model_dump(exclude_unset=True))
         if problems:
             raise ValueError("; ".join(problems))
         if self.kind == "training" and self.training is None:
@@ -290,7 +280,30 @@ def parse_spec(raw: Any) -> GeneratorSpec:
     try:
         return GeneratorSpec.model_validate(raw)
     except ValidationError as e:
-        raise InvalidSpec([_problem(err) for err in e.errors()]) from None
+        # Pydantic checks across sections only once every field is valid, and then as one
+        # error: they are listed here, one problem each, whatever else is wrong.
+        problems = [_problem(err) for err in e.errors() if err["loc"] != ()]
+        raise InvalidSpec(problems + _across_sections(raw)) from None
+
+
+def _across_sections(spec: dict[str, Any]) -> list[str]:
+    """What one section of a spec says against another, as far as a raw spec can be read."""
+    problems = []
+    tables = spec.get("tables")
+    names = [t["name"] for t in tables or [] if isinstance(t, dict) and "name" in t]
+    if len(set(map(str, names))) != len(names):
+        problems.append("tables: table names must be unique")
+    synthesis = spec.get("synthesis")
+    rows = synthesis.get("rows") if isinstance(synthesis, dict) else None
+    unknown = sorted(set(map(str, rows)) - set(map(str, names))) if isinstance(rows, dict) else []
+    if unknown:
+        problems.append(f"synthesis.rows: unknown tables {unknown}")
+    kind = spec.get("kind", "training")
+    if kind == "training" and spec.get("anonymization") is not None:
+        problems.append("anonymization: only for kind 'anonymization'")
+    if kind == "anonymization" and spec.get("training") is not None:
+        problems.append("training: an anonymization generator does not train")
+    return problems
 
 
 def _problem(err: Any) -> str:

@@ -1,14 +1,22 @@
 """Read models: the generator view (the Model Training panel) and the audit history."""
 
 import copy
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PlainSerializer
 
 from domain.generator import Generator
 from domain.parts import Phase, Step
+
+
+def _utc_seconds(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# In JSON as the contract writes them, e.g. "2026-11-26T21:54:26Z"; a datetime in Python.
+Timestamp = Annotated[datetime, PlainSerializer(_utc_seconds, when_used="json")]
 
 
 class CheckpointView(BaseModel):
@@ -32,8 +40,8 @@ class PhaseView(BaseModel):
     epsilon: float | None
     checkpoint: CheckpointView | None
     attempt: int
-    started_at: datetime | None
-    ended_at: datetime | None
+    started_at: Timestamp | None
+    ended_at: Timestamp | None
     resumed_from: str | None
     error: str | None
 
@@ -41,8 +49,8 @@ class PhaseView(BaseModel):
 class StepView(BaseModel):
     id: str
     state: str
-    started_at: datetime | None
-    ended_at: datetime | None
+    started_at: Timestamp | None
+    ended_at: Timestamp | None
     error: str | None
 
 
@@ -53,8 +61,8 @@ class GeneratorView(BaseModel):
     state: str
     version: int
     parent: UUID | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
     phases: list[PhaseView]
     steps: list[StepView]
     outputs: dict[str, Any]
@@ -67,14 +75,14 @@ class GeneratorSummary(BaseModel):
     name: str
     kind: str
     state: str
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
     parent: UUID | None
 
 
 class HistoryEntry(BaseModel):
     version: int
-    timestamp: datetime
+    timestamp: Timestamp
     type: str
     phase: str | None = None
     pipeline_step: str | None = None

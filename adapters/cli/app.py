@@ -13,7 +13,7 @@ from adapters.cli.live import run_in_terminal, watch, who
 from adapters.cli.notify import NotifyOption, notify_app, notify_while_running
 from adapters.cli.panel import history_table, render
 from adapters.cli.spec_file import load_spec_file
-from adapters.container import DEFAULT_DATA, build_service
+from adapters.container import DEFAULT_DATA, build_container, build_service
 from adapters.storage.urls import DEFAULT_STORE
 from application.service import GeneratorService
 from application.worker import Worker
@@ -73,7 +73,9 @@ def run(
 ) -> None:
     """Create a generator and run its pipeline here; prints the generator id first."""
     raw, base_dir = load_spec_file(spec)
-    svc = service(store, data)
+    container = build_container(store, data)
+    container.spec_check()(raw, base_dir)  # before the store opens: a rejected spec writes nothing
+    svc = container.service()
     notify_while_running(ctx, svc.store, notify)
     gid = svc.create_generator(raw, base_dir=base_dir)
     print(gid, flush=True)
@@ -82,6 +84,8 @@ def run(
     view = run_in_terminal(svc, gid, out)
     out.print(render(view))
     if view.state != "succeeded":
+        why = view.error or "nothing was kept"
+        print(f"generator {gid} ended {view.state}: {why}", file=sys.stderr)
         raise typer.Exit(1)
 
 

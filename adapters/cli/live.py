@@ -1,6 +1,7 @@
 """Running a generator in the terminal: the live panel, and Ctrl-C as stop, then cancel."""
 
 import getpass
+import signal
 import sys
 import threading
 import time
@@ -31,12 +32,45 @@ class PipelineThread(threading.Thread):
         super().__init__(name="pipeline", daemon=True)
         self.svc, self.gid, self.interval = svc, gid, progress_interval_s
         self.error: BaseException | None = None
+        self.ended = threading.Event()
+        self.wake = threading.Event()  # set when it ends, and by each Ctrl-C
 
     def run(self) -> None:
         try:
             self.svc.run(self.gid, progress_interval_s=self.interval)
         except BaseException as e:  # handed to the foreground, which reports it
             self.error = e
+        finally:
+            self.ended.set()
+            self.wake.set()
+
+
+class CtrlC:
+    """Counts Ctrl-C presses instead of raising KeyboardInterrupt, while inside.
+
+    A KeyboardInterrupt can land anywhere, e.g. inside `Thread.join`, after which Python 3.11
+    may report a running thread as ended (the CLI then exited and stranded the generator), or
+    inside the handling of the previous press. Counting in a signal handler and acting in the
+    loop avoids both. Outside the main thread (no signals there), or where Ctrl-C is ignored,
+    it counts nothing.
+    """
+
+    def __init__(self, wake: threading.Event) -> None:
+        self.wake, self.presses, self._previous = wake, 0, None
+
+    def __enter__(self) -> "CtrlC":
+        main = threading.current_thread() is threading.main_thread()
+        if main and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # e.g. nohup
+            self._previous = signal.signal(signal.SIGINT, self._pressed)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _pressed(self, signum: int, frame: object) -> None:
+        self.presses += 1
+        self.wake.set()
 
 
 def run_in_terminal(
@@ -50,33 +84,36 @@ def run_in_terminal(
     """Run and draw until the generator ends. First Ctrl-C stops the running phases,
     the second cancels the generator."""
     pipeline = PipelineThread(svc, gid, progress_interval_s)
-    pipeline.start()
     hint = "Ctrl-C stops the running phase(s) gracefully; twice cancels the generator"
-    interrupts = 0
+    handled = 0
     live = (
         Live(render(svc.get_view(gid), hint), console=console, auto_refresh=False, transient=False)
         if console.is_terminal
         else None
     )
-    if live:
-        live.start()
-    try:
-        while pipeline.is_alive():
-            try:
-                pipeline.join(REFRESH_S)
+    with CtrlC(pipeline.wake) as ctrl_c:
+        pipeline.start()
+        if live:
+            live.start()
+        try:
+            while True:
+                pipeline.wake.wait(REFRESH_S)
+                pipeline.wake.clear()
+                while handled < ctrl_c.presses:
+                    handled += 1
+                    hint = _interrupt(svc, gid, handled)
+                    if not live:
+                        print(hint, file=sys.stderr)
+                if pipeline.ended.is_set():
+                    break
                 view = svc.get_view(gid)
                 if on_tick:
                     on_tick(view)
                 if live:
                     live.update(render(view, hint), refresh=True)
-            except KeyboardInterrupt:
-                interrupts += 1
-                hint = _interrupt(svc, gid, interrupts)
-                if not live:
-                    print(hint, file=sys.stderr)
-    finally:
-        if live:
-            live.stop()
+        finally:
+            if live:
+                live.stop()
     if pipeline.error:
         raise pipeline.error
     return svc.get_view(gid)

@@ -8,6 +8,9 @@ from application.ports import DatasetProblem, TableInfo
 
 MIN_TEXT_WORDS = 3.0
 MIN_TEXT_UNIQUE = 0.5
+# Or this many distinct values, however often they repeat: no list of categories is that long
+# with several words per value (the sample orders' reviews: 629 distinct in 2,500 rows).
+MIN_TEXT_DISTINCT = 100
 
 
 def read_rows(path: str) -> tuple[list[str], list[dict[str, str]]]:
@@ -48,13 +51,15 @@ def is_date(value: str) -> bool:
 
 
 def is_free_text(values: list[str]) -> bool:
-    """Free text: not numbers or dates, mostly distinct, several words on average."""
+    """Free text: not numbers or dates, several words on average, and mostly distinct or too
+    many distinct values to be categories."""
     present = [v for v in values if v != ""]
     if not present or all(is_number(v) or is_date(v) for v in present):
         return False
-    unique = len(set(present)) / len(present)
+    distinct = len(set(present))
     words = sum(len(v.split()) for v in present) / len(present)
-    return unique >= MIN_TEXT_UNIQUE and words >= MIN_TEXT_WORDS
+    many = distinct / len(present) >= MIN_TEXT_UNIQUE or distinct >= MIN_TEXT_DISTINCT
+    return many and words >= MIN_TEXT_WORDS
 
 
 class CsvDatasets:

@@ -8,13 +8,15 @@ threadpool: the synchronous service never blocks the event loop. The event strea
 import hmac
 import json
 import os
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from adapters.http import docs, events, pages, problems
@@ -34,6 +36,8 @@ SPEC_EXAMPLE = {
     "training": {"max_epochs": 50, "early_stopping_patience": 4},
     "synthesis": {"rows": {"customers": 1000}},
 }
+
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 _bearer = HTTPBearer(auto_error=False, description="Needed when FFWD_API_TOKEN is set.")
 
@@ -66,19 +70,30 @@ def requester(x_requested_by: Annotated[str | None, Header()] = None) -> str:
     return who or DEFAULT_REQUESTER
 
 
-def _token_check(token: str | None):
+def _token_route(token: str | None) -> type[APIRoute]:
+    """API routes whose mutating requests need the token, checked before FastAPI reads the
+    body: a dependency would run after the body was parsed, so a malformed body would be 422."""
     expected = token.encode() if token else None
 
-    async def authorize(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> None:
-        if expected is None:
+    async def authorize(request: Request) -> None:
+        if expected is None or request.method not in MUTATING:
             return
+        credentials = await _bearer(request)
         given = credentials.credentials.encode() if credentials else b""
         if not hmac.compare_digest(given, expected):
             raise Unauthorized("this server needs `Authorization: Bearer <FFWD_API_TOKEN>`")
 
-    return authorize
+    class TokenRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handle = super().get_route_handler()
+
+            async def authorized(request: Request) -> Response:
+                await authorize(request)
+                return await handle(request)
+
+            return authorized
+
+    return TokenRoute
 
 
 def api_router(
@@ -87,8 +102,10 @@ def api_router(
     token: str | None,
     poll_s: float,
 ) -> APIRouter:
-    router = APIRouter(prefix="/api/generators", tags=["generators"])
-    mutating = [Depends(_token_check(token))]
+    router = APIRouter(
+        prefix="/api/generators", tags=["generators"], route_class=_token_route(token)
+    )
+    mutating = [Depends(_bearer)]  # shows the bearer scheme in OpenAPI; TokenRoute checks it
     Who = Annotated[str, Depends(requester)]
 
     @router.post(
@@ -171,15 +188,18 @@ def api_router(
     async def event_stream(
         generator: str,
         request: Request,
-        after: Annotated[int | None, Query(ge=0, description="Resume after this version")] = None,
+        after: Annotated[
+            int | None,
+            Query(ge=0, description="Resume after this version (default: the current one)"),
+        ] = None,
     ) -> StreamingResponse:
-        """`id:` is the event's version; `Last-Event-ID` (or `?after=`) resumes after it.
-        The stream ends with an `end` event once the generator is finished."""
+        """The events stored after the client connected; `id:` is the event's version, and
+        `Last-Event-ID` (or `?after=`) resumes after it: `?after=0` sends the whole history
+        first. The stream ends with an `end` event once the generator is finished."""
         # Fails (404) before the stream starts: `resolve` alone accepts any well-formed UUID.
-        generator_id = (await run_in_threadpool(svc.get_generator, generator)).id
-        body = events.stream(
-            svc, generator_id, events.resume_point(request, after), request, poll_s=poll_s
-        )
+        found = await run_in_threadpool(svc.get_generator, generator)
+        after = events.resume_point(request, after, found.version)
+        body = events.stream(svc, found.id, after, request, poll_s=poll_s)
         return StreamingResponse(
             body,
             media_type="text/event-stream",

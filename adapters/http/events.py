@@ -1,10 +1,12 @@
-"""Server-sent events: one message per stored event of a generator, by following the store.
+"""Server-sent events: one message per new stored event of a generator, by following the store.
 
 Any process may store the events (a worker, `ffwd stop` in a terminal, this server): the
 stream polls the generator's version, a cheap read, and reads the history only when it grew.
-Each message's `id:` is the event's version, so a client that reconnects with
-`Last-Event-ID` resumes right after the last event it saw. Once the generator is terminal and
-every event was sent, an `end` event closes the stream.
+A client gets the events stored after it connected. Each message's `id:` is the event's
+version, so a client that reconnects with `Last-Event-ID` resumes right after the last event it
+saw; `?after=N` resumes after version N (`?after=0`: the whole history first). Once the
+generator is terminal and every event was sent, an `end` event closes the stream: at once,
+for a new client of a finished generator.
 """
 
 import asyncio
@@ -25,12 +27,13 @@ KEEPALIVE_S = 15.0
 RETRY_MS = 1000
 
 
-def resume_point(request: Request, after: int | None) -> int:
-    """The last version the client has: `Last-Event-ID` (a reconnect) wins over `?after=`."""
+def resume_point(request: Request, after: int | None, current: int) -> int:
+    """The last version the client has: `Last-Event-ID` (a reconnect) wins over `?after=`;
+    with neither, the generator's `current` version, so a new client gets only new events."""
     header = request.headers.get("last-event-id", "").strip()
     if header.isdigit():
         return int(header)
-    return max(after or 0, 0)
+    return current if after is None else max(after, 0)
 
 
 def message(entry: HistoryEntry) -> str:

@@ -15,7 +15,7 @@ from adapters.http.problems import problem
 from application.service import GeneratorService
 from domain.errors import AmbiguousId, UnknownGenerator
 
-ASSETS = "1"  # bump to make browsers fetch changed static files
+ASSETS = "2"  # bump to make browsers fetch changed static files
 _HERE = resources.files("adapters.http")
 # Output files are data from the user's tables: shown, never allowed to run scripts.
 _FILE_HEADERS = {

@@ -2,6 +2,8 @@
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +65,10 @@ def test_detach_show_stop_cancel_history(env, tmp_path) -> None:
     assert again.stderr.startswith("error: generator_cancelled: ")
     history = json.loads(ffwd(env, "history", gid, "--json").stdout)
     assert [e["type"] for e in history] == ["Created", "StopRequested", "Cancelled"]
+    utc_seconds = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"  # as the contract writes them
+    assert re.fullmatch(utc_seconds, view["created_at"]) and re.fullmatch(
+        utc_seconds, history[-1]["timestamp"]
+    )
     assert history[1]["phase"] == "text:people" and history[1]["requested_by"]
     at = json.loads(ffwd(env, "history", gid, "--at", "2", "--json").stdout)
     assert at["version"] == 2 and at["phases"][1]["stop_requested"] is True
@@ -85,6 +91,13 @@ def test_error_codes_and_exit_codes(env, tmp_path) -> None:
     assert ffwd(env, "run", str(tmp_path / "missing.json")).returncode == 2
     assert ffwd(env, "stop").returncode == 2, "bad usage"
     assert ffwd(env, "list").stdout == ""
+
+
+def test_a_rejected_spec_leaves_no_store_behind(env, tmp_path) -> None:
+    (tmp_path / "bad.json").write_text(json.dumps({"name": "x", "tables": [{"name": "t"}]}))
+    fresh = {**env, "FFWD_STORE": f"sqlite:///{tmp_path}/fresh/store.db"}
+    assert ffwd(fresh, "run", str(tmp_path / "bad.json")).returncode == 2
+    assert not (tmp_path / "fresh").exists()
 
 
 def test_run_worker_and_yaml(env, tmp_path) -> None:
@@ -119,30 +132,9 @@ def test_help_explains_every_command(env) -> None:
 
 
 def test_a_stop_from_another_process_lands_in_the_running_one(env, tmp_path) -> None:
-    spec = {
-        "name": "long",
-        "tables": [{"name": "people", "path": "people.csv", "text_columns": []}],
-        "training": {
-            "max_epochs": 100000,
-            "batch_size": 8,
-            "early_stopping_patience": None,
-            "max_training_time_s": 300,
-        },
-    }
-    (tmp_path / "long.json").write_text(json.dumps(spec))
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "adapters.cli", "run", str(tmp_path / "long.json")],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    runner, gid = start_long_run(env, tmp_path, time_limit_s=300, text_columns=[])
     try:
-        gid = runner.stdout.readline().strip()
-        for _ in range(600):
-            view = json.loads(ffwd(env, "show", gid, "--json").stdout)
-            if view["phases"][0]["state"] == "running" and view["phases"][0]["epoch"] >= 1:
-                break
+        wait_for(env, gid, lambda v: v["phases"][0]["epoch"] >= 1, "an epoch of tabular")
         stopped = ffwd(env, "stop", gid, "tabular")
         assert stopped.returncode == 0, stopped.stderr
         assert runner.wait(timeout=60) == 0, runner.stderr.read()
@@ -155,3 +147,74 @@ def test_a_stop_from_another_process_lands_in_the_running_one(env, tmp_path) -> 
     history = json.loads(ffwd(env, "history", gid, "--json").stdout)
     stop = next(e for e in history if e["type"] == "StopRequested")
     assert stop["data"]["phase_state_then"] == "running"
+
+
+def start_long_run(
+    env: dict, tmp_path: Path, time_limit_s: float = 4, text_columns: list | None = None
+) -> tuple[subprocess.Popen, str]:
+    """`ffwd run` in a process of its own, as in a terminal (Ctrl-C not ignored): phases
+    tabular then (unless `text_columns` is []) text:people, each ending after `time_limit_s`
+    unless stopped. Returns the process and the generator id it printed."""
+    table = {"name": "people", "path": "people.csv", "text_columns": text_columns}
+    spec = {
+        "name": "long",
+        "tables": [{k: v for k, v in table.items() if v is not None}],
+        "training": {
+            "max_epochs": 100000,
+            "batch_size": 8,
+            "early_stopping_patience": None,
+            "max_training_time_s": time_limit_s,
+        },
+    }
+    (tmp_path / "long.json").write_text(json.dumps(spec))
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "adapters.cli", "run", str(tmp_path / "long.json")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    return runner, runner.stdout.readline().strip()
+
+
+def wait_for(env: dict, gid: str, done, what: str) -> dict:
+    for _ in range(600):
+        view = json.loads(ffwd(env, "show", gid, "--json").stdout)
+        if done(view):
+            return view
+    raise AssertionError(f"never saw {what}")
+
+
+def test_ctrl_c_stops_the_running_phase_and_the_pipeline_goes_on(env, tmp_path) -> None:
+    runner, gid = start_long_run(env, tmp_path)
+    try:
+        wait_for(env, gid, lambda v: v["phases"][0]["step"] >= 1, "tabular training")
+        runner.send_signal(signal.SIGINT)
+        assert runner.wait(timeout=60) == 0, runner.stderr.read()
+    finally:
+        runner.kill()
+    assert "Stop requested for tabular" in runner.stderr.read()
+    view = json.loads(ffwd(env, "show", gid, "--json").stdout)
+    assert [(p["id"], p["state"], p["reasons"]) for p in view["phases"]] == [
+        ("tabular", "succeeded", ["manually_stopped"]),
+        ("text:people", "succeeded", ["time_limit_reached"]),
+    ]
+    assert view["state"] == "succeeded"
+
+
+def test_ctrl_c_twice_cancels_the_generator(env, tmp_path) -> None:
+    runner, gid = start_long_run(env, tmp_path)
+    try:
+        wait_for(env, gid, lambda v: v["phases"][0]["step"] >= 1, "tabular training")
+        runner.send_signal(signal.SIGINT)
+        wait_for(env, gid, lambda v: v["phases"][0]["stop_requested"], "the stop")
+        runner.send_signal(signal.SIGINT)
+        assert runner.wait(timeout=60) == 1
+    finally:
+        runner.kill()
+    stderr = runner.stderr.read()
+    assert "Cancel requested" in stderr and f"generator {gid} ended cancelled" in stderr
+    view = json.loads(ffwd(env, "show", gid, "--json").stdout)
+    assert view["state"] == "cancelled"
+    assert all(p["checkpoint"] is None for p in view["phases"])

@@ -145,6 +145,27 @@ def test_conflict_after_retries_are_exhausted(svc, spec) -> None:
     assert codes_of(lambda: svc.request_stop(gid, "tabular")) == "conflict"
 
 
+def test_format_problems_and_table_problems_are_listed_together(svc, spec, tmp_path) -> None:
+    spec["foo"] = 1
+    spec["training"] = {"max_epochs": "many"}
+    spec["tables"].append({"name": "gone", "path": str(tmp_path / "nope.csv"), "colour": "red"})
+    spec["tables"].append({"name": "people", "path": "people.csv"})
+    spec["synthesis"] = {"rows": {"nosuch": 5}}
+    with pytest.raises(errors.InvalidSpec) as raised:
+        svc.create_generator(spec, base_dir=tmp_path)
+    problems = raised.value.problems
+    assert sorted(p.split(":")[0] for p in problems) == [
+        "foo",
+        "synthesis.rows",
+        "tables",
+        "tables.1.colour",
+        "tables.gone.path",
+        "training.max_epochs",
+    ]
+    assert problems[-1] == f"tables.gone.path: no such file: {tmp_path / 'nope.csv'}"
+    assert svc.list_generators() == []
+
+
 def test_view_at_a_version_that_does_not_exist(svc, spec) -> None:
     gid = svc.create_generator(spec)
     assert codes_of(lambda: svc.get_view(gid, at_version=0)) == "unknown_generator"

@@ -13,6 +13,7 @@
   const rows = new Map();       // phase id -> the row's elements
   const shownElapsed = new Map(); // phase id + attempt -> last elapsed shown (never goes back)
   const seen = new Set();       // versions already in the timeline
+  let shownUpTo = 0;            // the newest version in the timeline
   let streamEnded = false;
 
   // ---- The header and the generator's facts -------------------------------------------
@@ -284,6 +285,7 @@
   function addEntry(e) {
     if (seen.has(e.version)) return;
     seen.add(e.version);
+    shownUpTo = Math.max(shownUpTo, e.version);
     const t = describe(e);
     const item = h("li", {
       class: `event ${t.kind || ""} ${t.progress ? "progress" : ""}`.trim(),
@@ -348,7 +350,8 @@
   }
 
   function connect() {
-    const events = new EventSource(`/api/generators/${gid}/events`);
+    // The stream sends only new events unless asked: the timeline needs the whole history.
+    const events = new EventSource(`/api/generators/${gid}/events?after=${shownUpTo}`);
     events.onopen = () => setLive("live");
     events.onmessage = (m) => {
       addEntry(JSON.parse(m.data));

@@ -52,6 +52,28 @@ def test_a_wrong_token_is_401(secured, spec, header):
     assert_problem(response, 401, "unauthorized")
 
 
+MALFORMED = b"{nope"
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize("header", [{}, auth("wrong")], ids=["no token", "wrong token"])
+def test_the_token_is_checked_before_the_body_is_read(secured, spec, svc, header):
+    gid = str(svc.create_generator(spec))
+    for path in ["/api/generators", f"/api/generators/{gid}/continue"]:
+        well_formed = secured.post(path, json=spec, headers=header)
+        malformed = secured.post(path, content=MALFORMED, headers={**JSON, **header})
+
+        assert_problem(malformed, 401, "unauthorized")
+        assert malformed.json() == well_formed.json()
+        assert malformed.headers["www-authenticate"] == well_formed.headers["www-authenticate"]
+
+
+def test_with_the_token_a_malformed_body_is_still_an_invalid_spec(secured):
+    response = secured.post("/api/generators", content=MALFORMED, headers={**JSON, **auth()})
+
+    assert_problem(response, 422, "invalid_spec")
+
+
 def test_with_the_token_mutations_succeed(secured, spec, svc):
     created = secured.post("/api/generators", json=spec, headers=auth())
     assert created.status_code == 201
@@ -69,6 +91,7 @@ def test_reads_need_no_token(secured, spec, svc):
     assert secured.get("/api/generators").status_code == 200
     assert secured.get(f"/api/generators/{gid}").status_code == 200
     assert secured.get(f"/api/generators/{gid}/history").status_code == 200
+    assert secured.get(f"/api/generators/{gid}", headers=auth("wrong")).status_code == 200
     assert secured.get(f"/generators/{gid}").status_code == 200
     assert secured.get("/").status_code == 200
 

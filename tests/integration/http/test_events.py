@@ -1,6 +1,7 @@
-"""`GET /api/generators/{id}/events`: server-sent events, one message per stored event with
-`id:` = its version; a reconnect resumes after `Last-Event-ID`; the stream ends once the
-generator is finished and every event was sent."""
+"""`GET /api/generators/{id}/events`: server-sent events, one message per new stored event
+with `id:` = its version; `?after=N` or a reconnect's `Last-Event-ID` resumes after that
+version (`?after=0`: the whole history); the stream ends once the generator is finished and
+every event was sent."""
 
 import json
 import threading
@@ -37,10 +38,10 @@ def finished(client, create) -> str:
     return gid
 
 
-def test_the_stream_sends_every_event_then_ends(client, create):
+def test_after_zero_sends_every_event_then_ends(client, create):
     gid = finished(client, create)
 
-    response = client.get(f"/api/generators/{gid}/events")
+    response = client.get(f"/api/generators/{gid}/events?after=0")
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
@@ -53,6 +54,14 @@ def test_the_stream_sends_every_event_then_ends(client, create):
     assert events[1]["data"] == client.get(f"/api/generators/{gid}/history").json()[1]
     assert end["event"] == "end" and end["data"] == {"state": "cancelled", "version": 3}
     assert "retry: " in response.text
+
+
+def test_a_new_client_of_a_finished_generator_gets_only_the_end(client, create):
+    gid = finished(client, create)
+
+    messages = parse(client.get(f"/api/generators/{gid}/events").text)
+
+    assert messages == [{"event": "end", "data": {"state": "cancelled", "version": 3}}]
 
 
 def test_last_event_id_resumes_after_that_version(client, create):
@@ -80,7 +89,7 @@ def test_after_query_resumes_and_the_header_wins(client, create):
 def test_a_prefix_works_for_the_stream(client, create):
     gid = finished(client, create)
 
-    assert len(parse(client.get(f"/api/generators/{gid[:8]}/events").text)) == 4
+    assert len(parse(client.get(f"/api/generators/{gid[:8]}/events?after=0").text)) == 4
 
 
 def read_until(lines, predicate, timeout_s: float = 10.0) -> list[dict[str, Any]]:
@@ -100,7 +109,7 @@ def read_until(lines, predicate, timeout_s: float = 10.0) -> list[dict[str, Any]
     raise AssertionError(f"the stream ended early; saw {seen}")
 
 
-def test_a_live_stream_delivers_events_stored_by_another_process(spec, tmp_path):
+def test_a_live_stream_delivers_only_new_events_stored_by_another_process(spec, tmp_path):
     store = f"sqlite:///{tmp_path / 'store.db'}"
     svc = build_service(store=store, data=str(tmp_path / "data"))
     cli = build_service(store=store, data=str(tmp_path / "data"))  # as `ffwd stop` would
@@ -112,17 +121,16 @@ def test_a_live_stream_delivers_events_stored_by_another_process(spec, tmp_path)
         httpx.Client(base_url=server.url, timeout=10) as http,
         http.stream("GET", f"/api/generators/{gid}/events") as stream,
     ):
+        # Its headers arrived, so its start is fixed: `Created`, stored before, is not sent.
         lines = stream.iter_lines()
-        first = read_until(lines, lambda m: m["id"] == "1")
-        assert first[-1]["data"]["type"] == "Created"
-
         cli.start_phase(gid, "tabular", "w")
         stopper = threading.Timer(
             0.2, lambda: cli.request_stop(str(gid), "tabular", requested_by="cli")
         )
         stopper.start()
         live = read_until(lines, lambda m: m["data"]["type"] == "StopRequested")
-        assert [m["data"]["type"] for m in live][-2:] == ["PhaseStarted", "StopRequested"]
+        assert [m["data"]["type"] for m in live] == ["Started", "PhaseStarted", "StopRequested"]
+        assert live[0]["id"] == "2"
         assert live[-1]["data"]["requested_by"] == "cli"
         assert live[-1]["id"] == str(svc.get_view(gid).version)
 

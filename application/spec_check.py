@@ -1,0 +1,71 @@
+"""A spec checked against the world before anything is written: its tables, its engine and
+its anonymization, with every problem listed at once."""
+
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+from application.ports import DatasetProblem, Datasets
+from application.spec import GeneratorSpec, parse_spec
+from application.training import Anonymizer
+from domain.errors import InvalidSpec
+from domain.generator import ANONYMIZATION, TRAINING
+
+
+class SpecCheck:
+    def __init__(
+        self, datasets: Datasets, engines: Collection[str], anonymizer: Anonymizer | None = None
+    ) -> None:
+        self.datasets, self.engines, self.anonymizer = datasets, engines, anonymizer
+
+    def __call__(self, raw: GeneratorSpec | dict[str, Any], base_dir: Path) -> GeneratorSpec:
+        """The spec with absolute table paths and text columns resolved, or InvalidSpec
+        listing every problem: those of its format and, even then, those of its tables."""
+        try:
+            spec = parse_spec(raw)
+        except InvalidSpec as e:
+            raise InvalidSpec(e.problems + self._unreadable(raw, base_dir)) from None
+        problems, tables = [], []
+        if spec.kind == TRAINING and self.engines and spec.engine not in self.engines:
+            known = ", ".join(sorted(self.engines))
+            problems.append(f"engine: unknown engine {spec.engine!r} (known: {known})")
+        columns: dict[str, list[str] | None] = {}
+        for table in spec.tables:
+            path = (base_dir / table.path).resolve()
+            columns[table.name] = None
+            try:
+                info = self.datasets.describe(str(path))
+            except DatasetProblem as e:
+                problems.append(f"tables.{table.name}.path: {e}")
+                continue
+            columns[table.name] = info.columns
+            missing = sorted(set(table.text_columns or []) - set(info.columns))
+            if missing:
+                problems.append(f"tables.{table.name}.text_columns: no such columns {missing}")
+            text = info.text_columns if table.text_columns is None else table.text_columns
+            if spec.kind == ANONYMIZATION:
+                text = []
+            tables.append(table.model_copy(update={"path": str(path), "text_columns": text}))
+        if spec.anonymization is not None:
+            problems += spec.anonymization.problems(columns)
+            if not problems and self.anonymizer is not None:
+                # Column types and the like, from the data: rejected here, not when it runs.
+                problems += self.anonymizer.check(spec.model_copy(update={"tables": tables}))
+        if problems:
+            raise InvalidSpec(problems)
+        return spec.model_copy(update={"tables": tables})
+
+    def _unreadable(self, raw: Any, base_dir: Path) -> list[str]:
+        """The tables of a spec too malformed to parse whose files cannot be read."""
+        found = []
+        tables = raw.get("tables") if isinstance(raw, dict) else None
+        for i, table in enumerate(tables if isinstance(tables, list) else []):
+            path = table.get("path") if isinstance(table, dict) else None
+            if not isinstance(path, str) or not path:
+                continue
+            name = table.get("name")
+            try:
+                self.datasets.describe(str((base_dir / path).resolve()))
+            except DatasetProblem as e:
+                found.append(f"tables.{name if isinstance(name, str) else i}.path: {e}")
+        return found
