@@ -290,7 +290,8 @@ def _across_sections(spec: dict[str, Any]) -> list[str]:
     """What one section of a spec says against another, as far as a raw spec can be read."""
     problems = []
     tables = spec.get("tables")
-    names = [t["name"] for t in tables or [] if isinstance(t, dict) and "name" in t]
+    listed = tables if isinstance(tables, list) else []
+    names = [t["name"] for t in listed if isinstance(t, dict) and "name" in t]
     if len(set(map(str, names))) != len(names):
         problems.append("tables: table names must be unique")
     synthesis = spec.get("synthesis")
