@@ -433,6 +433,12 @@ class EventSourcedStore:
         self._ids_next = 1  # the notification to read on from
         self._ids_lock = threading.Lock()
 
+    @property
+    def answers_locally(self) -> bool:
+        """Whether a read is answered from memory or a local file, never waiting on a server
+        across the network (memory and SQLite; not PostgreSQL)."""
+        return isinstance(self._log, _SQLiteLog) or self.url.startswith("memory:")
+
     def get(self, generator_id: UUID, version: int | None = None) -> Generator:
         if version is not None:
             return self._replay(generator_id, lte=version)

@@ -233,7 +233,9 @@ def test_openapi_and_its_page(client):
         "/api/generators/{generator}/continue",
         "/api/generators/{generator}/history",
         "/api/generators/{generator}/events",
+        "/health",
     }
+    assert client.get("/health").json() == {"status": "ok"}
     page = client.get("/docs")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "/api/generators/{generator}/phases/{phase}/stop" in page.text
