@@ -152,15 +152,15 @@ class _Cache:
             self._items.move_to_end(generator_id)
             return _copy(entry.generator)
 
-    def current(self, generator_id: UUID) -> tuple[Generator, int] | None:
-        """A copy of the kept state and the epoch it was last known to be the latest at,
-        without checking the log; None when none is kept or it may be behind the log."""
+    def current(self, generator_id: UUID) -> Generator | None:
+        """A copy of the kept state, without checking the log; None when none is kept or it
+        may be behind the log."""
         with self._lock:
             entry = self._items.get(generator_id)
             if entry is None or entry.epoch == _UNVERIFIED:
                 return None
             self._items.move_to_end(generator_id)
-            return _copy(entry.generator), entry.epoch
+            return _copy(entry.generator)
 
     def replace(self, generator: Generator) -> None:
         """Keep `generator`, whose events are stored and which nobody else holds, in place of
@@ -473,7 +473,7 @@ class EventSourcedStore:
         checked = False
         while True:
             kept = None if checked else self._cache.current(generator_id)
-            generator = self.get(generator_id) if kept is None else kept[0]
+            generator = self.get(generator_id) if kept is None else kept
             version = generator.version
             try:
                 result = command(generator)
