@@ -283,7 +283,8 @@ def parse_spec(raw: Any) -> GeneratorSpec:
         # Pydantic checks across sections only once every field is valid, and then as one
         # error: they are listed here, one problem each, whatever else is wrong.
         problems = [_problem(err) for err in e.errors() if err["loc"] != ()]
-        raise InvalidSpec(problems + _across_sections(raw)) from None
+        problems += _across_sections(raw)
+        raise InvalidSpec(problems or [_problem(err) for err in e.errors()]) from None
 
 
 def _across_sections(spec: dict[str, Any]) -> list[str]:
