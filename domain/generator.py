@@ -277,7 +277,8 @@ class Generator(Aggregate):
         self, part_id: str, worker: str, now: datetime, lease_s: float = DEFAULT_LEASE_S
     ) -> int:
         """Run a part whose worker's lease expired as a new attempt. A phase resumes from
-        the checkpoint it kept last, its counters going on from where they were (ADR 0016)."""
+        the checkpoint it kept last, which keeps its own epoch and step (what its weights were
+        trained for); the phase's counters go on from where they were (ADR 0016)."""
         self._require_live()
         part = self.part(part_id)
         if not self.lease_expired(part_id, now):
@@ -286,12 +287,7 @@ class Generator(Aggregate):
             )
         resume_from = None
         if isinstance(part, Phase) and part.last_kept:
-            resume_from = {
-                **part.last_kept,
-                "generator": str(self.id),
-                "epoch": part.epoch,
-                "step": part.step,
-            }
+            resume_from = {**part.last_kept, "generator": str(self.id)}
         attempt = part.attempt + 1
         self.trigger_event(
             self.TakenOver,

@@ -16,10 +16,11 @@ from adapters.engines.reference.engine import ReferenceEngine
 from adapters.storage.follower import PollingFollower
 from application.orchestrator import Orchestrator
 from application.service import GeneratorService
-from application.training import PhaseOutcome
+from application.training import PhaseJob, PhaseOutcome
 from application.worker import Worker
 from tests.e2e.data import write_customers
 from tests.e2e.fakes import FakeEngine, outcome, until_stopped
+from tests.integration.engines.controls import ScriptedControl
 from tests.integration.workers.conftest import PEOPLE, files_of, wait_until
 
 LATER = timedelta(hours=1)  # every lease has run out by then
@@ -180,6 +181,41 @@ def test_the_checkpoint_a_takeover_resumes_from_is_never_deleted(tmp_path: Path)
     assert svc.get_view(gid).state == "succeeded"
     assert checkpoints.deleted > 0, "no better checkpoint was ever kept: the test shows nothing"
     assert checkpoints.violations == []
+
+
+def test_a_takeover_resumes_a_checkpoint_under_its_own_epoch_and_step(tmp_path: Path) -> None:
+    """Was: the takeover labelled the checkpoint it resumed from with the phase's counters, so
+    the kept model read "epoch 5" for weights trained 2 epochs. Now the checkpoint keeps its
+    own epoch and step, and the phase's counters still go on from where they were."""
+    svc = build_service("memory://", str(tmp_path / "data"))
+    customers = write_customers(tmp_path / "customers.csv")
+    gid = svc.create_generator(
+        {
+            "name": "resumed",
+            "tables": [{"name": "customers", "path": str(customers), "text_columns": []}],
+            "training": {"max_epochs": 6, "early_stopping_patience": None, "batch_size": 64},
+        }
+    )
+    # A worker trained 2 epochs and kept that checkpoint, went on to epoch 5, and died.
+    dead = svc.start_phase(gid, "tabular", "dead-worker", lease_s=5)
+    spec = svc.check_spec(svc.get_generator(gid).spec, tmp_path)
+    job = PhaseJob(str(gid), "tabular", "tabular", spec.tables, spec.training, seed=1)
+    kept = svc.engines["reference"].train(job, ScriptedControl(stop_at_epoch=2)).checkpoint
+    svc.record_progress(gid, "tabular", dead, epoch=5, step=5 * 9, elapsed_s=1.0, kept=kept)
+
+    orchestrator = svc.orchestrator(lease_s=5, progress_interval_s=0)
+    assert orchestrator.work_on(gid, datetime.now(UTC) + LATER)
+    taken = next(h for h in svc.history(gid) if h.type == "TakenOver")
+    resumed = taken.data["resume_from"]
+    assert (resumed["id"], resumed["epoch"], resumed["step"]) == (
+        kept["id"],
+        kept["epoch"],
+        kept["step"],
+    )
+    phase = svc.get_view(gid).phases[0]
+    assert (phase.state, phase.attempt, phase.reasons) == ("succeeded", 2, ["max_epochs_reached"])
+    assert phase.epoch == 6  # the phase's counters went on from epoch 5
+    assert phase.checkpoint.epoch <= 2 + (6 - 5)  # the weights trained at most 3 epochs
 
 
 def test_a_takeover_with_nothing_kept_restarts_the_phase_and_counts_on(make) -> None:
