@@ -1,7 +1,9 @@
 """`ffwd demo`: the seed page's story on shipped sample data, in about a minute."""
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -25,17 +27,22 @@ def run_demo(svc: GeneratorService, console: Console) -> GeneratorView:
     console.print(f"Pre-queued a stop on {PRE_QUEUED}: it is applied as soon as the phase begins.")
     said = []
 
-    def stop_tabular_after_a_few_epochs(view: GeneratorView) -> None:
-        tabular = view.phases[0]
-        if not said and tabular.state == "running" and tabular.epoch >= STOP_TABULAR_AT_EPOCH:
-            svc.request_stop(gid, "tabular", requested_by="demo")
-            said.append(True)
-            if not console.is_terminal:
-                console.print(f"Stop requested for tabular at epoch {tabular.epoch}.")
+    def stop_tabular_after_a_few_epochs(events: Sequence[Any]) -> None:
+        # A listener hears each progress report as it is stored (every 50 ms here): a panel
+        # tick could miss the tabular phase, which often trains for well under a second.
+        for e in events:
+            at_epoch = getattr(e, "epoch", 0) >= STOP_TABULAR_AT_EPOCH
+            if not said and getattr(e, "phase", None) == "tabular" and at_epoch:
+                said.append(e.epoch)
+                svc.request_stop(gid, "tabular", requested_by="demo")
 
-    view = run_in_terminal(
-        svc, gid, console, on_tick=stop_tabular_after_a_few_epochs, progress_interval_s=0.2
-    )
+    unsubscribe = svc.subscribe(stop_tabular_after_a_few_epochs)
+    try:
+        view = run_in_terminal(svc, gid, console, progress_interval_s=0.05)
+    finally:
+        unsubscribe()
+    if said and not console.is_terminal:
+        console.print(f"Stop requested for tabular at epoch {said[0]}.")
     console.print(timeline(view))
     for table, path in (view.outputs.get("synthetic") or {}).items():
         console.print(f"Synthetic {table}: {path}")

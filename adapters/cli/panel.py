@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from rich.console import Group
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.panel import Panel
 from rich.progress_bar import ProgressBar
 from rich.table import Table
@@ -10,6 +10,7 @@ from rich.text import Text
 
 from application.views import GeneratorView, HistoryEntry, PhaseView
 
+WIDE = 100  # columns from which the panel has room for the epochs bar
 REASON_LABELS = {
     "manually_stopped": "Manually stopped",
     "early_stopped": "Early stopped",
@@ -64,10 +65,27 @@ def _note(p: PhaseView) -> str:
     return p.error or ""
 
 
-def render(view: GeneratorView, hint: str = "") -> Panel:
+class _Panel:
+    """The panel, laid out for the width it is drawn in."""
+
+    def __init__(self, view: GeneratorView, hint: str) -> None:
+        self.view, self.hint = view, hint
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield _panel(self.view, self.hint, wide=options.max_width >= WIDE)
+
+
+def render(view: GeneratorView, hint: str = "") -> _Panel:
     """The generator view as a terminal panel, Model Training first, then the pipeline steps."""
+    return _Panel(view, hint)
+
+
+def _panel(view: GeneratorView, hint: str, wide: bool) -> Panel:
+    # Why a phase ended is the panel's point: in a narrow terminal the epochs bar gives way,
+    # never the reasons.
     phases = Table(expand=True, box=None, pad_edge=False)
-    for column in ("", "phase", "state", "epochs", "elapsed", "epoch", "step", "val loss"):
+    bar = ("epochs",) if wide else ()
+    for column in ("", "phase", "state", *bar, "elapsed", "epoch", "step", "val loss"):
         phases.add_column(column, no_wrap=True)
     dp = any(p.epsilon is not None for p in view.phases)
     if dp:
@@ -78,7 +96,7 @@ def render(view: GeneratorView, hint: str = "") -> Panel:
             _fast_forward(p),
             p.id,
             _state(p.state),
-            _progress(p, view),
+            *([_progress(p, view)] if wide else []),
             f"{p.elapsed_s:.1f}s",
             str(p.epoch),
             str(p.step),
