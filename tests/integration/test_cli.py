@@ -218,3 +218,23 @@ def test_ctrl_c_twice_cancels_the_generator(env, tmp_path) -> None:
     view = json.loads(ffwd(env, "show", gid, "--json").stdout)
     assert view["state"] == "cancelled"
     assert all(p["checkpoint"] is None for p in view["phases"])
+
+
+def test_the_demo_tells_the_seed_pages_story(env, tmp_path) -> None:
+    """`make demo`, the main job: a stop pre-queued on text:orders, tabular stopped while it
+    trains, text:customers ended by its own policies, then synthesis and the report."""
+    ran = ffwd({**env, "COLUMNS": "120"}, "demo", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert "Stop requested for tabular at epoch" in ran.stdout
+    assert "Quality report (accuracy" in ran.stdout
+    gid = json.loads(ffwd(env, "list", "--json").stdout)[0]["id"]
+    view = json.loads(ffwd(env, "show", gid, "--json").stdout)
+    phases = {p["id"]: p for p in view["phases"]}
+    assert phases["tabular"]["reasons"] == ["manually_stopped"]
+    assert (phases["text:orders"]["reasons"], phases["text:orders"]["step"]) == (
+        ["manually_stopped"],
+        1,
+    )
+    assert "manually_stopped" not in phases["text:customers"]["reasons"]
+    assert view["state"] == "succeeded"
+    assert [s["state"] for s in view["steps"]] == ["succeeded", "succeeded"]
