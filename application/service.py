@@ -129,11 +129,17 @@ class GeneratorService:
             )
         raw = _merged(parent.spec, overrides or {})
         spec = self.check_spec(raw, Path("."))
-        if parent.spec["training"].get("differential_privacy") and not (
-            spec.training and spec.training.differential_privacy
-        ):
+        private_parent = bool(parent.spec["training"].get("differential_privacy"))
+        private_child = bool(spec.training and spec.training.differential_privacy)
+        if private_parent != private_child:
             raise errors.InvalidSpec(
-                ["training.differential_privacy: a private lineage stays private"]
+                [
+                    "training.differential_privacy: a private lineage stays private"
+                    if private_parent
+                    else "training.differential_privacy: a checkpoint trained without "
+                    "differential privacy cannot continue with it: its privacy is already "
+                    "unbounded"
+                ]
             )
         resume_from = {
             phase_id: {**checkpoint, "generator": str(parent.id)}

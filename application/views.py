@@ -7,7 +7,7 @@ from uuid import UUID
 from pydantic import BaseModel, PlainSerializer
 
 from domain.generator import Generator
-from domain.parts import Phase, Step
+from domain.parts import TABULAR, TEXT, Phase, Step
 
 
 def _utc_seconds(moment: datetime) -> str:
@@ -172,12 +172,14 @@ _ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_top
 
 def history_entry(event: Any) -> HistoryEntry:
     fields = {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
+    part = fields.get("part")  # heartbeats and takeovers name a phase or a step as a part
+    is_phase = part is not None and (part == TABULAR or part.startswith(f"{TEXT}:"))
     return HistoryEntry(
         version=event.originator_version,
         timestamp=event.timestamp,
         type=type(event).__name__,
-        phase=fields.get("phase"),
-        pipeline_step=fields.get("pipeline_step"),
+        phase=fields.get("phase", part if is_phase else None),
+        pipeline_step=fields.get("pipeline_step", None if is_phase else part),
         requested_by=fields.get("requested_by"),
         data=fields,
     )

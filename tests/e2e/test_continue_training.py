@@ -45,8 +45,17 @@ def test_a_lineage_of_three_keeps_its_privacy_total(svc, create) -> None:
 def test_a_private_lineage_stays_private(svc, create) -> None:
     dp = {"max_epsilon": 50.0}
     parent = svc.run(create(max_epochs=1, differential_privacy=dp))
-    with pytest.raises(errors.InvalidSpec):
+    with pytest.raises(errors.InvalidSpec, match="a private lineage stays private"):
         svc.continue_training(parent.id, {"training": {"differential_privacy": None}})
+
+
+def test_a_lineage_without_privacy_cannot_turn_private_when_continued(svc, create) -> None:
+    """Was: accepted, then the child's phases failed when they ran."""
+    parent = svc.run(create(max_epochs=1))
+    dp = {"differential_privacy": {"max_epsilon": 6.0}}
+    with pytest.raises(errors.InvalidSpec, match="its privacy is already unbounded"):
+        svc.continue_training(parent.id, {"training": dp})
+    assert len(svc.list_generators()) == 1
 
 
 def test_the_child_can_be_stopped_pre_queued_and_cancelled_like_any_other(svc, create) -> None:

@@ -188,3 +188,15 @@ def test_a_view_is_a_copy_that_cannot_change_the_stored_generator(svc, spec) -> 
     view.spec["tables"].clear()
     assert svc.get_view(gid).spec["training"]["max_epochs"] == 50
     assert svc.get_view(gid).spec["tables"]
+
+
+def test_takeovers_and_heartbeats_name_their_phase_or_step_in_the_history(svc, spec) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    gid = svc.create_generator(spec)
+    attempt = svc.start_phase(gid, "tabular", "w1", lease_s=5)
+    svc.heartbeat(gid, "tabular", attempt)
+    svc.take_over(gid, "tabular", "w2", datetime.now(UTC) + timedelta(hours=1), lease_s=5)
+    beat, taken = svc.history(gid)[-2:]
+    assert (beat.type, beat.phase, beat.pipeline_step) == ("Heartbeat", "tabular", None)
+    assert (taken.type, taken.phase, taken.pipeline_step) == ("TakenOver", "tabular", None)

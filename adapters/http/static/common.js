@@ -85,9 +85,8 @@ const ffwd = (() => {
   }
 
   function clock(iso) {
-    const d = new Date(iso);
-    const ms = String(d.getMilliseconds()).padStart(3, "0");
-    return `${d.toLocaleTimeString(undefined, { hour12: false })}.${ms}`;
+    // Timestamps come to the second (as the contract writes them): no milliseconds to show.
+    return new Date(iso).toLocaleTimeString(undefined, { hour12: false });
   }
 
   function number(value, digits = 3) {

@@ -273,6 +273,13 @@
       case "StepFailed": return { title: `${step} failed`, kind: "bad", detail: d.error };
       case "Succeeded": return { title: "Generator succeeded", kind: "good" };
       case "Failed": return { title: "Generator failed", kind: "bad", detail: d.error };
+      case "TakenOver":
+        return {
+          title: `${label || step} taken over`, kind: "stop",
+          detail: `attempt ${d.attempt} on ${d.worker}: ${d.previous_worker || "its worker"} ` +
+            "stopped answering" + (d.resume_from ? `; resumes from ${d.resume_from.id}` : ""),
+        };
+      case "Heartbeat": return { title: `${label || step}: worker alive`, progress: true };
       case "Cancelled":
         return {
           title: "Generator cancelled", kind: "bad", who,
