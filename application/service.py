@@ -35,7 +35,7 @@ from application.views import (
 )
 from domain import errors
 from domain.generator import DEFAULT_LEASE_S, TRAINING, Generator
-from domain.lifecycle import SUCCEEDED
+from domain.lifecycle import RUNNING, STOPPING, SUCCEEDED
 
 T = TypeVar("T")
 MIN_PREFIX = 8
@@ -171,7 +171,19 @@ class GeneratorService:
 
     def cancel(self, generator: UUID | str, requested_by: str = "user") -> GeneratorView:
         """Abort the whole generator: every phase and step, no checkpoint kept."""
-        return self._command_then_view(generator, lambda g: g.cancel(requested_by))
+        running: list[str] = []
+
+        def cancel(g: Generator) -> None:
+            parts = [*g.phases.values(), *g.steps.values()]
+            running[:] = [p.id for p in parts if p.state in (RUNNING, STOPPING)]
+            g.cancel(requested_by)
+
+        view = self._command_then_view(generator, cancel)
+        if not running and self.reports is not None and self.workspace is not None:
+            # No runner holds its files, so none will see the cancel and delete them (a worker
+            # would sweep them up at its next look for work): delete them now.
+            self.orchestrator().discard_cancelled(view.id)
+        return view
 
     # Commands from the orchestrator and runners.
 

@@ -174,7 +174,14 @@ def test_the_checkpoint_a_takeover_resumes_from_is_never_deleted(tmp_path: Path)
         {
             "name": "kept",
             "tables": [{"name": "customers", "path": str(customers), "text_columns": []}],
-            "training": {"max_epochs": 12, "early_stopping_patience": None, "batch_size": 32},
+            # A small learning rate: the validation loss improves for several epochs, so
+            # better checkpoints supersede older ones (at 0.05 it often peaks at epoch 1).
+            "training": {
+                "max_epochs": 12,
+                "early_stopping_patience": None,
+                "batch_size": 32,
+                "learning_rate": 0.01,
+            },
         }
     )
     svc.orchestrator(progress_interval_s=0).run(gid)
@@ -293,6 +300,24 @@ def test_a_cancel_between_two_parts_leaves_no_file_behind(tmp_path: Path, csv) -
     assert files_of(data, gid) == []
     for s in (svc, other):
         s.store.close()
+
+
+def test_a_cancel_with_no_part_running_deletes_the_files_at_once(tmp_path: Path, csv) -> None:
+    """Was: they stayed until some worker next looked for work (none may ever run again)."""
+    store, data = f"sqlite:///{tmp_path / 'store.db'}", tmp_path / "data"
+    svc = build_service(store, str(data))
+    gid = svc.create_generator(
+        {
+            "name": "between",
+            "tables": [{"name": "people", "path": str(csv), "text_columns": ["note"]}],
+            "training": {"max_epochs": 2, "batch_size": 8},
+        }
+    )
+    assert svc.orchestrator().work_on(gid, datetime.now(UTC))  # the tabular phase, no more
+    assert files_of(data, gid)
+    view = build_service(store, str(data)).cancel(gid, requested_by="dana")  # `ffwd cancel`
+    assert view.state == "cancelled" and files_of(data, gid) == []
+    svc.store.close()
 
 
 def test_a_polling_follower_goes_on_after_a_listener_failed(make) -> None:
