@@ -108,6 +108,8 @@ def _panel(view: GeneratorView, hint: str, wide: bool) -> Panel:
     steps = Table(box=None, show_header=False, pad_edge=False)
     for s in view.steps:
         steps.add_row(Text("•"), s.id, _state(s.state), s.error or "")
+    if not view.phases:  # an anonymization generator: nothing trains, nothing to stop
+        phases = Text("No training phase: this generator anonymizes its tables.", style="dim")
     parts = [phases, Text(""), Text("Pipeline", style="bold"), steps]
     if view.outputs:
         parts += [Text(""), *_outputs(view)]

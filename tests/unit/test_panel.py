@@ -42,3 +42,15 @@ def test_reasons_and_queued_stops_show_at_every_width(view, width) -> None:
     assert "Manually stopped" in text and "Early stopped" in text
     assert "stop requested (pre-queued)" in text
     assert ("━" in text) == (width >= 100)  # the epochs bar is what gives way
+
+
+def test_an_anonymization_generator_says_it_has_no_phase(tmp_path: Path) -> None:
+    (tmp_path / "people.csv").write_text(CSV)
+    svc = build_service("memory://")
+    spec = {
+        "name": "a",
+        "kind": "anonymization",
+        "tables": [{"name": "people", "path": "people.csv"}],
+    }
+    text = shown(svc.get_view(svc.create_generator(spec, base_dir=tmp_path)), 100)
+    assert "No training phase" in text and "anonymize" in text and "reasons" not in text
