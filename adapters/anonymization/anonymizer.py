@@ -1,14 +1,12 @@
 """The Anonymizer port: each table's CSV, its columns anonymized as the spec says, written out."""
 
-import csv
 import hashlib
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from adapters.anonymization.values import type_problem
-from adapters.datasets.csv_tables import read_rows
+from adapters.datasets.csv_tables import read_rows, write_csv
 from application.ports import DatasetProblem
 from application.spec import AnonymizationSpec, GeneratorSpec, Hash, Mock
 from domain.errors import InvalidSpec
@@ -68,7 +66,7 @@ class AindoAnonymizer:
         paths = {}
         for name, (columns, cells) in done.items():
             paths[name] = str(out / f"{name}.csv")
-            _write_csv(Path(paths[name]), columns, cells)
+            write_csv(Path(paths[name]), columns, cells)
         return paths
 
     def _problems(
@@ -120,16 +118,3 @@ def _techniques():
     except ImportError as e:
         raise RuntimeError(f"anonymization needs aindo-anonymize ({e}): {INSTALL}") from None
     return techniques
-
-
-def _write_csv(path: Path, columns: list[str], cells: dict[str, list[str]]) -> None:
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(columns)
-            writer.writerows(zip(*(cells[c] for c in columns), strict=True))
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

@@ -1,6 +1,8 @@
 """CSV tables: read them, and tell free-text columns from categories, numbers and dates."""
 
 import csv
+import os
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -69,3 +71,17 @@ class CsvDatasets:
         columns, rows = read_rows(path)
         text = [c for c in columns if is_free_text([r[c] or "" for r in rows])]
         return TableInfo(columns=columns, rows=len(rows), text_columns=text)
+
+
+def write_csv(path: Path, columns: list[str], cells: dict[str, list[str]]) -> None:
+    """Write a table at once: a reader sees the old file or the whole new one."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(columns)
+            writer.writerows(zip(*(cells[c] for c in columns), strict=True))
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

@@ -1,8 +1,5 @@
 """The reference engine: numpy models, real validation, DP-SGD; trains phases, synthesizes."""
 
-import csv
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -10,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from adapters.checkpoints import FileCheckpointStore, safe_component
+from adapters.datasets.csv_tables import write_csv
 from adapters.engines.reference.blas import single_thread_blas
 from adapters.engines.reference.builders import (
     load_tables,
@@ -98,7 +96,7 @@ class ReferenceEngine:
             if missing:
                 raise ValueError(f"no model for columns {missing} of table {table.name!r}")
             path = Path(out_dir) / f"{safe_component(table.name, 'table name')}.csv"
-            _write_csv(path, info["columns"], cells)
+            write_csv(path, info["columns"], cells)
             paths[table.name] = str(path)
         return paths
 
@@ -121,16 +119,3 @@ class ReferenceEngine:
                     else:
                         cells[m["column"]] = CharModel.from_meta(m, arrays).sample(n, rng)
         return cells
-
-
-def _write_csv(path: Path, columns: list[str], cells: dict[str, list[str]]) -> None:
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(columns)
-            writer.writerows(zip(*(cells[c] for c in columns), strict=True) if columns else [])
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
