@@ -10,8 +10,9 @@ import logging
 import random
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
@@ -81,24 +82,17 @@ class Orchestrator:
         g = self.service.get_generator(generator_id)
         spec = GeneratorSpec.model_validate(g.spec)
         engine = None if g.kind == ANONYMIZATION else self._engine(spec)
-        try:
-            if engine is None:
-                self._anonymize(generator_id, spec)
-                self._report(generator_id, spec, after="anonymize", tables="anonymized")
-            else:
-                self._train(g, spec, engine)
-                self._synthesize(generator_id, spec, engine)
-                self._report(generator_id, spec, after="synthesis", tables="synthetic")
-        except LeaseLost:
-            pass  # another worker runs that part now
-        except (errors.FfwdError, PhaseInterrupted):
-            # A cancel, or another phase's failure, ended the generator under our feet.
-            if self.service.get_generator(generator_id).state not in TERMINAL:
-                raise
-        finally:
-            # A cancel may also land between two parts, with no error to say so.
-            if self.service.get_generator(generator_id).state == CANCELLED:
-                self.discard(generator_id, engine)
+        with self._ended_by_others(generator_id):
+            try:
+                if engine is None:
+                    self._anonymize(generator_id, spec)
+                    self._report(generator_id, spec, after="anonymize", tables="anonymized")
+                else:
+                    self._train(g, spec, engine)
+                    self._synthesize(generator_id, spec, engine)
+                    self._report(generator_id, spec, after="synthesis", tables="synthetic")
+            except LeaseLost:
+                pass  # another worker runs that part now
 
     def work_on(self, generator_id: UUID, now: datetime) -> bool:
         """Claim one runnable part and run it; False when there is none to claim (all done,
@@ -112,29 +106,39 @@ class Orchestrator:
         spec = GeneratorSpec.model_validate(g.spec)
         engine = None if g.kind == ANONYMIZATION else self._engine(spec)
         claim = self._claim(generator_id, part, now, takeover)
+        with self._ended_by_others(generator_id):
+            try:
+                if part in g.phases:
+                    self._run_phase(generator_id, part, spec, engine, claim)
+                elif part == "synthesis":
+                    self._synthesize(generator_id, spec, engine, claim)
+                elif part == "anonymize":
+                    self._anonymize(generator_id, spec, claim)
+                else:
+                    after, tables = (
+                        ("anonymize", "anonymized")
+                        if engine is None
+                        else ("synthesis", "synthetic")
+                    )
+                    self._report(generator_id, spec, after=after, tables=tables, claim=claim)
+            except ClaimLost:
+                return False
+            except LeaseLost:
+                pass  # another worker runs that part now: this one did its part
+        return True
+
+    @contextmanager
+    def _ended_by_others(self, generator_id: UUID) -> Iterator[None]:
+        """A part that a cancel, or another part's failure, ended under its feet ends quietly;
+        and a cancelled generator's files are deleted, also when the cancel landed between
+        two parts, with no error to say so."""
         try:
-            if part in g.phases:
-                self._run_phase(generator_id, part, spec, engine, claim)
-            elif part == "synthesis":
-                self._synthesize(generator_id, spec, engine, claim)
-            elif part == "anonymize":
-                self._anonymize(generator_id, spec, claim)
-            else:
-                after, tables = (
-                    ("anonymize", "anonymized") if engine is None else ("synthesis", "synthetic")
-                )
-                self._report(generator_id, spec, after=after, tables=tables, claim=claim)
-        except ClaimLost:
-            return False
-        except LeaseLost:
-            return True
+            yield
         except (errors.FfwdError, PhaseInterrupted):
             if self.service.get_generator(generator_id).state not in TERMINAL:
                 raise
         finally:
-            if self.service.get_generator(generator_id).state == CANCELLED:
-                self.discard(generator_id, engine)
-        return True
+            self.discard_cancelled(generator_id)
 
     def _claim(self, generator_id: UUID, part: str, now: datetime, takeover: bool) -> Claim:
         """Appending the "started" (or "taken over") event at the expected version is the
