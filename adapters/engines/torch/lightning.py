@@ -20,7 +20,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
-from adapters.engines.torch.privacy import OpacusBudget
+from adapters.engines.torch.privacy import OpacusBudget, with_privacy
 from application.training import Control, PhaseOutcome
 
 
@@ -116,12 +116,7 @@ class ControlCallback(pl.Callback):
     # Internals.
 
     def _ask(self, trainer: pl.Trainer, metrics: dict[str, float] | None) -> None:
-        if self.budget is not None:
-            metrics = (metrics or {}) | {
-                "epsilon": self._epsilon(0),
-                "next_epsilon": self._epsilon(1),
-            }
-        decision = self.control.boundary(self.epoch, self.step, metrics)
+        decision = self.control.boundary(self.epoch, self.step, with_privacy(metrics, self.budget))
         if decision.stop:
             self.stopped, self.reasons = True, decision.reasons
             trainer.should_stop = True

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from adapters.checkpoints import phase_dir, safe_component
-from adapters.engines.torch.privacy import OpacusBudget
+from adapters.engines.torch.privacy import OpacusBudget, with_privacy
 from application.training import Control, PhaseJob, PhaseOutcome, checkpoint_id
 
 
@@ -137,12 +137,7 @@ class ControlledLoop:
     # Internals.
 
     def _ask(self, metrics: dict[str, float] | None) -> bool:
-        if self.privacy is not None:
-            metrics = (metrics or {}) | {
-                "epsilon": self._epsilon(0),
-                "next_epsilon": self._epsilon(1),
-            }
-        decision = self.control.boundary(self.epoch, self.step, metrics)
+        decision = self.control.boundary(self.epoch, self.step, with_privacy(metrics, self.privacy))
         if decision.stop:
             self.stopped, self.reasons = True, decision.reasons
         return decision.stop

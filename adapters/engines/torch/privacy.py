@@ -43,3 +43,13 @@ class OpacusBudget:
             has_history = bool(getattr(accountant, "history", True))
             self._cache[key] = accountant.get_epsilon(self.delta) if has_history else 0.0
         return self._cache[key]
+
+
+def with_privacy(
+    metrics: dict[str, float] | None, budget: OpacusBudget | None
+) -> dict[str, float] | None:
+    """`metrics` and, with a budget, the privacy spent now and after one more step: what the
+    control's privacy-budget policy reads at a step boundary."""
+    if budget is None:
+        return metrics
+    return (metrics or {}) | {"epsilon": budget.epsilon(0), "next_epsilon": budget.epsilon(1)}
