@@ -95,21 +95,28 @@ def stopped_then_failed(svc: GeneratorService, spec: dict[str, Any]) -> str:
     return str(gid)
 
 
-def succeeded(svc: GeneratorService, spec: dict[str, Any]) -> str:
-    """Every phase and step through to a succeeded generator."""
-    gid = svc.create_generator(spec)
+def trained(
+    svc: GeneratorService, gid: Any, reasons: list[str], epoch: int, step: int, elapsed_s: float
+) -> None:
+    """Both phases (tabular, text:customers) run and end for `reasons`."""
     for phase in ("tabular", "text:customers"):
         attempt = svc.start_phase(gid, phase, "w1")
         svc.finish_phase(
             gid,
             phase,
             attempt,
-            reasons=["max_epochs_reached"],
+            reasons=reasons,
             checkpoint=checkpoint(f"ckpt-{phase}"),
-            epoch=2,
-            step=20,
-            elapsed_s=1.0,
+            epoch=epoch,
+            step=step,
+            elapsed_s=elapsed_s,
         )
+
+
+def succeeded(svc: GeneratorService, spec: dict[str, Any]) -> str:
+    """Every phase and step through to a succeeded generator."""
+    gid = svc.create_generator(spec)
+    trained(svc, gid, ["max_epochs_reached"], epoch=2, step=20, elapsed_s=1.0)
     for step in ("synthesis", "report"):
         attempt = svc.start_step(gid, step, "w1")
         svc.finish_step(gid, step, attempt, {step: f"{step}.out"})
@@ -125,18 +132,7 @@ def cancelled(svc: GeneratorService, spec: dict[str, Any]) -> str:
 
 def failed_step(svc: GeneratorService, spec: dict[str, Any]) -> str:
     gid = svc.create_generator(spec)
-    for phase in ("tabular", "text:customers"):
-        attempt = svc.start_phase(gid, phase, "w1")
-        svc.finish_phase(
-            gid,
-            phase,
-            attempt,
-            reasons=["early_stopped"],
-            checkpoint=checkpoint(f"ckpt-{phase}"),
-            epoch=1,
-            step=5,
-            elapsed_s=0.2,
-        )
+    trained(svc, gid, ["early_stopped"], epoch=1, step=5, elapsed_s=0.2)
     attempt = svc.start_step(gid, "synthesis", "w1")
     svc.fail_step(gid, "synthesis", attempt, "disk full")
     return str(gid)
