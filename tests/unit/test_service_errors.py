@@ -1,10 +1,12 @@
 """Every error code of the contract that the service raises, and that nothing is written."""
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from adapters.container import build_service
+from application.ports import ConcurrentWrite
 from application.service import GeneratorService
 from domain import errors
 
@@ -134,8 +136,6 @@ def test_continue_training_records_lineage(svc, spec) -> None:
 
 
 def test_conflict_after_retries_are_exhausted(svc, spec) -> None:
-    from application.ports import ConcurrentWrite
-
     gid = svc.create_generator(spec)
 
     def always_conflicting(_generator_id, _command):
@@ -191,8 +191,6 @@ def test_a_view_is_a_copy_that_cannot_change_the_stored_generator(svc, spec) -> 
 
 
 def test_takeovers_and_heartbeats_name_their_phase_or_step_in_the_history(svc, spec) -> None:
-    from datetime import UTC, datetime, timedelta
-
     gid = svc.create_generator(spec)
     attempt = svc.start_phase(gid, "tabular", "w1", lease_s=5)
     svc.heartbeat(gid, "tabular", attempt)
