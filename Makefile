@@ -25,7 +25,7 @@ $(FULL): pyproject.toml | $(BIN)/python
 	touch $(FULL) $(CORE)
 
 lint: $(FULL)
-	$(BIN)/ruff check domain application adapters tests benchmarks scripts
+	$(BIN)/ruff check ffwd domain application adapters tests benchmarks scripts
 	$(BIN)/lint-imports
 
 system-deps:

@@ -8,19 +8,19 @@ import time
 from dependency_injector import containers, providers
 from eventsourcing.persistence import PersistenceError
 
-from adapters.anonymization import AindoAnonymizer
-from adapters.checkpoints import FileCheckpointStore
-from adapters.datasets.csv_tables import CsvDatasets
-from adapters.engines import mostlyai
-from adapters.engines.reference.engine import ReferenceEngine
-from adapters.report.writer import QualityReport
-from adapters.storage.event_store import EventSourcedStore
-from adapters.storage.follower import PollingFollower
-from adapters.storage.urls import DEFAULT_STORE
-from adapters.workspace import FileWorkspace
-from application.ports import EventFeed
-from application.service import GeneratorService
-from application.spec_check import SpecCheck
+from ffwd.adapters.anonymization import AindoAnonymizer
+from ffwd.adapters.checkpoints import FileCheckpointStore
+from ffwd.adapters.datasets.csv_tables import CsvDatasets
+from ffwd.adapters.engines import mostlyai
+from ffwd.adapters.engines.reference.engine import ReferenceEngine
+from ffwd.adapters.report.writer import QualityReport
+from ffwd.adapters.storage.event_store import EventSourcedStore
+from ffwd.adapters.storage.follower import PollingFollower
+from ffwd.adapters.storage.urls import DEFAULT_STORE
+from ffwd.adapters.workspace import FileWorkspace
+from ffwd.application.ports import EventFeed
+from ffwd.application.service import GeneratorService
+from ffwd.application.spec_check import SpecCheck
 
 DEFAULT_DATA = ".ffwd/data"
 
@@ -52,7 +52,7 @@ def event_feed(store: EventSourcedStore) -> EventFeed:
     """How other processes' events reach this one: LISTEN/NOTIFY on PostgreSQL, polling on
     SQLite and memory (ADR 0007, ADR 0016). psycopg is only imported for a PostgreSQL store."""
     if store.url.startswith(("postgresql:", "postgres:")):
-        from adapters.storage.postgres_follower import PostgresFollower
+        from ffwd.adapters.storage.postgres_follower import PostgresFollower
 
         return PostgresFollower(store)
     return PollingFollower(store)

@@ -1,6 +1,6 @@
 """Use cases and ports of ffwd: what embedded callers, the CLI and the HTTP API drive."""
 
-from application.spec import GeneratorSpec
-from application.views import GeneratorSummary, GeneratorView, HistoryEntry
+from ffwd.application.spec import GeneratorSpec
+from ffwd.application.views import GeneratorSummary, GeneratorView, HistoryEntry
 
 __all__ = ["GeneratorSpec", "GeneratorSummary", "GeneratorView", "HistoryEntry"]

@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from application.spec import TrainingSpec
-from application.training import CONTINUE, Decision, PhaseInterrupted
-from domain import reasons as why
+from ffwd.application.spec import TrainingSpec
+from ffwd.application.training import CONTINUE, Decision, PhaseInterrupted
+from ffwd.domain import reasons as why
 
 
 @dataclass(frozen=True)

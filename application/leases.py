@@ -8,18 +8,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from application.control import PhaseControl, Progress
-from application.training import (
+from ffwd.application.control import PhaseControl, Progress
+from ffwd.application.training import (
     PhaseInterrupted,
 )
-from domain import errors
-from domain.generator import Generator
-from domain.lifecycle import PENDING, SUCCEEDED
-from domain.parts import TABULAR
+from ffwd.domain import errors
+from ffwd.domain.generator import Generator
+from ffwd.domain.lifecycle import PENDING, SUCCEEDED
+from ffwd.domain.parts import TABULAR
 
 if TYPE_CHECKING:
-    from application.orchestrator import Orchestrator
-    from application.service import GeneratorService
+    from ffwd.application.orchestrator import Orchestrator
+    from ffwd.application.service import GeneratorService
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
-from application.leases import (
+from ffwd.application.leases import (
     ClaimLost,
     CountingOn,
     Heartbeat,
@@ -28,23 +28,23 @@ from application.leases import (
     counters_behind,
     next_part,
 )
-from application.phase_follower import PhaseFollower
-from application.ports import Workspace
-from application.spec import GeneratorSpec
-from application.training import (
+from ffwd.application.phase_follower import PhaseFollower
+from ffwd.application.ports import Workspace
+from ffwd.application.spec import GeneratorSpec
+from ffwd.application.training import (
     Anonymizer,
     PhaseInterrupted,
     PhaseJob,
     ReportWriter,
     TrainingEngine,
 )
-from domain import errors
-from domain.generator import ANONYMIZATION, DEFAULT_LEASE_S, Generator
-from domain.lifecycle import CANCELLED, PENDING, SUCCEEDED, TERMINAL
-from domain.parts import TABULAR
+from ffwd.domain import errors
+from ffwd.domain.generator import ANONYMIZATION, DEFAULT_LEASE_S, Generator
+from ffwd.domain.lifecycle import CANCELLED, PENDING, SUCCEEDED, TERMINAL
+from ffwd.domain.parts import TABULAR
 
 if TYPE_CHECKING:
-    from application.service import GeneratorService
+    from ffwd.application.service import GeneratorService
 
 Claim = Callable[[], int]
 T = TypeVar("T")

@@ -4,8 +4,8 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from application.control import PhaseControl
-from domain.generator import Generator
+from ffwd.application.control import PhaseControl
+from ffwd.domain.generator import Generator
 
 
 class PhaseFollower:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
-from domain.generator import Generator
+from ffwd.domain.generator import Generator
 
 T = TypeVar("T")
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
-from application.orchestrator import Orchestrator
-from application.ports import (
+from ffwd.application.orchestrator import Orchestrator
+from ffwd.application.ports import (
     ConcurrentWrite,
     Datasets,
     EventFeed,
@@ -22,10 +22,10 @@ from application.ports import (
     GeneratorStore,
     Workspace,
 )
-from application.spec import GeneratorSpec
-from application.spec_check import SpecCheck
-from application.training import Anonymizer, ReportWriter, TrainingEngine
-from application.views import (
+from ffwd.application.spec import GeneratorSpec
+from ffwd.application.spec_check import SpecCheck
+from ffwd.application.training import Anonymizer, ReportWriter, TrainingEngine
+from ffwd.application.views import (
     GeneratorSummary,
     GeneratorView,
     HistoryEntry,
@@ -33,9 +33,9 @@ from application.views import (
     summary_of,
     view_of,
 )
-from domain import errors
-from domain.generator import DEFAULT_LEASE_S, TRAINING, Generator
-from domain.lifecycle import RUNNING, STOPPING, SUCCEEDED
+from ffwd.domain import errors
+from ffwd.domain.generator import DEFAULT_LEASE_S, TRAINING, Generator
+from ffwd.domain.lifecycle import RUNNING, STOPPING, SUCCEEDED
 
 T = TypeVar("T")
 MIN_PREFIX = 8

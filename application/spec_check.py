@@ -5,11 +5,11 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from application.ports import DatasetProblem, Datasets
-from application.spec import GeneratorSpec, parse_spec
-from application.training import Anonymizer
-from domain.errors import InvalidSpec
-from domain.generator import ANONYMIZATION, TRAINING
+from ffwd.application.ports import DatasetProblem, Datasets
+from ffwd.application.spec import GeneratorSpec, parse_spec
+from ffwd.application.training import Anonymizer
+from ffwd.domain.errors import InvalidSpec
+from ffwd.domain.generator import ANONYMIZATION, TRAINING
 
 
 class SpecCheck:

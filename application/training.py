@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from application.spec import GeneratorSpec, TableSpec, TrainingSpec
+from ffwd.application.spec import GeneratorSpec, TableSpec, TrainingSpec
 
 
 @dataclass(frozen=True)

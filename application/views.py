@@ -6,8 +6,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, PlainSerializer
 
-from domain.generator import Generator
-from domain.parts import TABULAR, TEXT, Phase, Step
+from ffwd.domain.generator import Generator
+from ffwd.domain.parts import TABULAR, TEXT, Phase, Step
 
 
 def _utc_seconds(moment: datetime) -> str:

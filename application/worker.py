@@ -6,11 +6,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from domain.lifecycle import CANCELLED, TERMINAL
+from ffwd.domain.lifecycle import CANCELLED, TERMINAL
 
 if TYPE_CHECKING:
-    from application.orchestrator import Orchestrator
-    from application.service import GeneratorService
+    from ffwd.application.orchestrator import Orchestrator
+    from ffwd.application.service import GeneratorService
 
 log = logging.getLogger(__name__)
 

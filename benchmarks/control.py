@@ -6,15 +6,15 @@ import time
 import uuid
 from pathlib import Path
 
-from adapters.checkpoints import FileCheckpointStore
-from adapters.container import build_service
-from adapters.engines.reference.engine import ReferenceEngine
-from adapters.sample_data import __file__ as sample_init
-from application.control import PhaseControl
-from application.spec import TableSpec, TrainingSpec
-from application.training import CONTINUE, Decision, PhaseJob, PhaseOutcome
 from benchmarks.results import Record
 from benchmarks.timing import interleaved, paired_ratio
+from ffwd.adapters.checkpoints import FileCheckpointStore
+from ffwd.adapters.container import build_service
+from ffwd.adapters.engines.reference.engine import ReferenceEngine
+from ffwd.adapters.sample_data import __file__ as sample_init
+from ffwd.application.control import PhaseControl
+from ffwd.application.spec import TableSpec, TrainingSpec
+from ffwd.application.training import CONTINUE, Decision, PhaseJob, PhaseOutcome
 
 SAMPLE = Path(sample_init).parent
 

@@ -15,11 +15,11 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from application.control import PhaseControl
-from application.spec import TrainingSpec
-from application.training import PhaseJob
 from benchmarks.results import Record
 from benchmarks.timing import interleaved, paired_ratio
+from ffwd.application.control import PhaseControl
+from ffwd.application.spec import TrainingSpec
+from ffwd.application.training import PhaseJob
 
 
 def run(folder: Path, scale: float) -> list[Record]:
@@ -34,7 +34,7 @@ def run(folder: Path, scale: float) -> list[Record]:
 def relay_call_cost(scale: float) -> Record:
     """What the engine's callback costs per step when nothing changed: the relay plus the
     control's fast path, against a callback that returns None (pure Python, no extra)."""
-    from adapters.engines.mostlyai.relay import Relay
+    from ffwd.adapters.engines.mostlyai.relay import Relay
 
     calls, rounds = 10_000, max(5, int(20 * scale))
 
@@ -81,7 +81,7 @@ def torch_step_overhead(folder: Path, rounds: int) -> Record | None:
         import torch
     except ImportError:
         return None
-    from adapters.engines.torch import ControlledLoop, TorchCheckpoints
+    from ffwd.adapters.engines.torch import ControlledLoop, TorchCheckpoints
 
     torch.set_num_threads(1)
     epochs, steps_per_epoch = 4, 50
@@ -168,7 +168,7 @@ def _step_overhead(
 
 
 def mostlyai_step_overhead(folder: Path, rounds: int) -> Record | None:
-    from adapters.engines.mostlyai.engine import installed
+    from ffwd.adapters.engines.mostlyai.engine import installed
 
     if not installed():
         return None
@@ -176,8 +176,8 @@ def mostlyai_step_overhead(folder: Path, rounds: int) -> Record | None:
     from mostlyai.engine import analyze, encode, split, train
     from mostlyai.engine.domain import ModelType
 
-    from adapters.engines.mostlyai.datasets_cache import cache_in
-    from adapters.engines.mostlyai.relay import Relay
+    from ffwd.adapters.engines.mostlyai.datasets_cache import cache_in
+    from ffwd.adapters.engines.mostlyai.relay import Relay
 
     rows = 400
     frame = pd.DataFrame(

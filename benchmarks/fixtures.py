@@ -4,9 +4,9 @@ then `record_progress` with increasing epoch and step, as a training run reports
 from pathlib import Path
 from uuid import UUID
 
-from adapters.container import build_service
-from application.service import GeneratorService
-from domain.parts import TABULAR
+from ffwd.adapters.container import build_service
+from ffwd.application.service import GeneratorService
+from ffwd.domain.parts import TABULAR
 
 EVENTS_BEFORE_PROGRESS = 3  # created, generator started, phase started
 

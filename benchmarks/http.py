@@ -6,7 +6,7 @@ from benchmarks.results import Record
 
 
 def run(folder: Path, scale: float) -> list[Record]:
-    from adapters.http.bench import view_endpoint_ratio
+    from ffwd.adapters.http.bench import view_endpoint_ratio
 
     r = view_endpoint_ratio(n=max(100, int(500 * scale)))
     added = max(r["above_floor_us"], 0.0)

@@ -9,13 +9,13 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
-from adapters.storage.event_store import EventCodec, EventSourcedStore
-from adapters.storage.urls import persistence_env
-from application.views import view_of
 from benchmarks.fixtures import EVENTS_BEFORE_PROGRESS, Progress, Training, sqlite_service
 from benchmarks.results import Record
 from benchmarks.timing import alternating, median, paired_difference, paired_ratio
-from domain.parts import TABULAR
+from ffwd.adapters.storage.event_store import EventCodec, EventSourcedStore
+from ffwd.adapters.storage.urls import persistence_env
+from ffwd.application.views import view_of
+from ffwd.domain.parts import TABULAR
 
 
 def run(folder: Path, scale: float = 1.0) -> list[Record]:

@@ -75,7 +75,7 @@ class _SleepyEngine:
     name = "bench"
 
     def train(self, job, control):
-        from application.training import PhaseOutcome
+        from ffwd.application.training import PhaseOutcome
 
         step, decision = 0, None
         while decision is None or not decision.stop:
@@ -102,8 +102,8 @@ class _NoReport:
 
 def _bench_worker(store: str, data: str, engine: Any, poll_s: float) -> None:
     """A worker process whose phases run on `engine` and whose report step writes nothing."""
-    from adapters.container import build_service
-    from application.worker import Worker
+    from ffwd.adapters.container import build_service
+    from ffwd.application.worker import Worker
 
     svc = build_service(store, data)
     svc.engines["bench"] = engine
@@ -167,7 +167,7 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 def stop_latency(folder: Path, kind: str, store: str, stops: int, target_ms: float) -> Record:
     import random
 
-    from adapters.container import build_service
+    from ffwd.adapters.container import build_service
 
     data = folder / f"data-{kind}"
     svc = build_service(store, str(data))
@@ -215,7 +215,7 @@ def stop_latency(folder: Path, kind: str, store: str, stops: int, target_ms: flo
 
 class _InstantEngine(_SleepyEngine):
     def train(self, job, control):
-        from application.training import PhaseOutcome
+        from ffwd.application.training import PhaseOutcome
 
         decision = control.boundary(1, 1)
         checkpoint = {"id": "s1", "epoch": 1, "step": 1}
@@ -223,7 +223,7 @@ class _InstantEngine(_SleepyEngine):
 
 
 def throughput(folder: Path, store: str, workers: int, generators: int, fast: bool) -> dict:
-    from adapters.container import build_service
+    from ffwd.adapters.container import build_service
 
     data = folder / f"data-{workers}-{'fast' if fast else 'ref'}"
     svc = build_service(store, str(data))
@@ -245,7 +245,7 @@ def throughput(folder: Path, store: str, workers: int, generators: int, fast: bo
     if fast:
         args = ["benchmarks.workers", "fast-worker", store, str(data)]
     else:
-        args = ["adapters.cli", "worker", "--poll-s", "0.05", "--store", store, "--data"]
+        args = ["ffwd.adapters.cli", "worker", "--poll-s", "0.05", "--store", store, "--data"]
         args.append(str(data))
     procs = [_subprocess(*args, stdout=subprocess.DEVNULL) for _ in range(workers)]
     try:
@@ -275,8 +275,8 @@ def throughput(folder: Path, store: str, workers: int, generators: int, fast: bo
 def store_ceiling(folder: Path, store: str, peak: float, seconds: float = 3.0) -> Record:
     """Events/s one process stores on this PostgreSQL, one command per transaction (as
     runners store progress): what the store allows, against what the workers reached."""
-    from adapters.container import build_service
     from benchmarks.fixtures import Training
+    from ffwd.adapters.container import build_service
 
     svc = build_service(store, str(folder / "data-ceiling"))
     training = Training(svc, folder)

@@ -10,11 +10,11 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.lifecycle import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED
-from domain.parts import Phase, Step, renew_lease
+from ffwd.domain.lifecycle import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED
+from ffwd.domain.parts import Phase, Step, renew_lease
 
 if TYPE_CHECKING:
-    from domain.generator import Generator
+    from ffwd.domain.generator import Generator
 
 
 def _start(part: Phase | Step, e: Any) -> None:

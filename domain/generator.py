@@ -1,6 +1,6 @@
 """The generator aggregate: one execution of a pipeline, the consistency boundary.
 
-Commands validate against the rule book (`domain.lifecycle`) and raise a coded error, never
+Commands validate against the rule book (`ffwd.domain.lifecycle`) and raise a coded error, never
 mutating; then they trigger an event that carries the outcome. Event bodies only assign,
 so replaying an old history never consults today's rules (ADR 0002, ADR 0004).
 """
@@ -11,8 +11,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain import errors, events
-from domain.lifecycle import (
+from ffwd.domain import errors, events
+from ffwd.domain.lifecycle import (
     CANCELLED,
     GENERATOR_RULES,
     PHASE_RULES,
@@ -24,8 +24,8 @@ from domain.lifecycle import (
     TERMINAL,
     next_state,
 )
-from domain.parts import TABULAR, TEXT, Phase, Step, text_phase_id
-from domain.reasons import normalize
+from ffwd.domain.parts import TABULAR, TEXT, Phase, Step, text_phase_id
+from ffwd.domain.reasons import normalize
 
 DEFAULT_LEASE_S = 30.0
 TRAINING = "training"
@@ -44,7 +44,7 @@ def phase_layout(text_tables: list[str]) -> list[dict[str, Any]]:
 class Generator(Aggregate):
     TOPIC = "ffwd:Generator"
 
-    # Its events (the stored schema) live in domain.events.
+    # Its events (the stored schema) live in ffwd.domain.events.
     Event = events.Event
     Created = events.Created
     Started = events.Started

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from domain.lifecycle import PENDING
+from ffwd.domain.lifecycle import PENDING
 
 TABULAR = "tabular"
 TEXT = "text"

@@ -1,5 +1,5 @@
 """Anonymization generators: tables anonymized column by column with Aindo's aindo-anonymize."""
 
-from adapters.anonymization.anonymizer import AindoAnonymizer
+from ffwd.adapters.anonymization.anonymizer import AindoAnonymizer
 
 __all__ = ["AindoAnonymizer"]

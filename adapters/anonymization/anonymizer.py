@@ -5,11 +5,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from adapters.anonymization.values import type_problem
-from adapters.datasets.csv_tables import read_rows, write_csv
-from application.ports import DatasetProblem
-from application.spec import AnonymizationSpec, GeneratorSpec, Hash, Mock
-from domain.errors import InvalidSpec
+from ffwd.adapters.anonymization.values import type_problem
+from ffwd.adapters.datasets.csv_tables import read_rows, write_csv
+from ffwd.application.ports import DatasetProblem
+from ffwd.application.spec import AnonymizationSpec, GeneratorSpec, Hash, Mock
+from ffwd.domain.errors import InvalidSpec
 
 Table = tuple[list[str], list[dict[str, str]]]
 INSTALL = "pip install 'ffwd[anonymization]'"
@@ -114,7 +114,7 @@ def column_seed(seed: int, table: str, column: str) -> int:
 
 def _techniques():
     try:
-        from adapters.anonymization import techniques
+        from ffwd.adapters.anonymization import techniques
     except ImportError as e:
         raise RuntimeError(f"anonymization needs aindo-anonymize ({e}): {INSTALL}") from None
     return techniques

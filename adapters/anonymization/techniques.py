@@ -23,8 +23,8 @@ from aindo.anonymize.techniques import (
     TopBottomCodingNumerical,
 )
 
-from adapters.anonymization.values import day, decimals, format_day, format_number
-from application import spec as s
+from ffwd.adapters.anonymization.values import day, decimals, format_day, format_number
+from ffwd.application import spec as s
 
 
 def anonymize_column(

@@ -3,7 +3,7 @@
 from datetime import date
 from math import isfinite
 
-from adapters.datasets.csv_tables import is_date, is_number
+from ffwd.adapters.datasets.csv_tables import is_date, is_number
 
 NUMBERS = ("perturb_number", "bin", "top_bottom_code")
 DATES = ("perturb_date",)

@@ -1,5 +1,5 @@
 """The `ffwd` command line."""
 
-from adapters.cli.app import main
+from ffwd.adapters.cli.app import main
 
 __all__ = ["main"]

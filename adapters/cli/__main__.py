@@ -1,5 +1,5 @@
-"""`python -m adapters.cli` is `ffwd`."""
+"""`python -m ffwd.adapters.cli` is `ffwd`."""
 
-from adapters.cli import main
+from ffwd.adapters.cli import main
 
 main()

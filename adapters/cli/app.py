@@ -9,16 +9,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from adapters.cli.live import run_in_terminal, watch, who
-from adapters.cli.notify import NotifyOption, notify_app, notify_while_running
-from adapters.cli.panel import history_table, render
-from adapters.cli.spec_file import load_spec_file
-from adapters.container import DEFAULT_DATA, build_container, build_service
-from adapters.storage.urls import DEFAULT_STORE
-from application.service import GeneratorService
-from application.worker import Worker
-from domain.errors import FfwdError, InvalidSpec
-from domain.generator import DEFAULT_LEASE_S
+from ffwd.adapters.cli.live import run_in_terminal, watch, who
+from ffwd.adapters.cli.notify import NotifyOption, notify_app, notify_while_running
+from ffwd.adapters.cli.panel import history_table, render
+from ffwd.adapters.cli.spec_file import load_spec_file
+from ffwd.adapters.container import DEFAULT_DATA, build_container, build_service
+from ffwd.adapters.storage.urls import DEFAULT_STORE
+from ffwd.application.service import GeneratorService
+from ffwd.application.worker import Worker
+from ffwd.domain.errors import FfwdError, InvalidSpec
+from ffwd.domain.generator import DEFAULT_LEASE_S
 
 app = typer.Typer(
     name="ffwd",
@@ -243,7 +243,7 @@ def serve(
     """The HTTP API (OpenAPI at /docs) and the web page with the Model Training panel;
     generators created through the API run in this server. Needs the `web` extra."""
     try:
-        from adapters.http.serve import serve as serve_http
+        from ffwd.adapters.http.serve import serve as serve_http
     except ImportError as e:
         raise typer.BadParameter(
             f"the web extra is not installed: pip install 'ffwd[web]' ({e})"
@@ -260,7 +260,7 @@ def demo(
 ) -> None:
     """The main job on the shipped sample data: pre-queue a stop on one text phase, stop
     the tabular phase after a few epochs, let the rest run, print the timeline."""
-    from adapters.cli.demo import run_demo
+    from ffwd.adapters.cli.demo import run_demo
 
     run_demo(service(store, data), out)
 

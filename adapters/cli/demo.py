@@ -8,13 +8,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-import adapters.sample_data
-from adapters.cli.live import run_in_terminal
-from adapters.cli.panel import reason_labels
-from application.service import GeneratorService
-from application.views import GeneratorView
+import ffwd.adapters.sample_data
+from ffwd.adapters.cli.live import run_in_terminal
+from ffwd.adapters.cli.panel import reason_labels
+from ffwd.application.service import GeneratorService
+from ffwd.application.views import GeneratorView
 
-SAMPLE = Path(adapters.sample_data.__file__).parent
+SAMPLE = Path(ffwd.adapters.sample_data.__file__).parent
 STOP_TABULAR_AT_EPOCH = 3
 PRE_QUEUED = "text:orders"
 

@@ -11,9 +11,9 @@ from uuid import UUID
 from rich.console import Console
 from rich.live import Live
 
-from adapters.cli.panel import render
-from application.service import GeneratorService
-from application.views import GeneratorView
+from ffwd.adapters.cli.panel import render
+from ffwd.application.service import GeneratorService
+from ffwd.application.views import GeneratorView
 
 REFRESH_S = 0.25
 

@@ -14,16 +14,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from adapters.notify.config import ENV_VAR, load_config
-from adapters.notify.delivery import LogSource
-from adapters.notify.notices import sample_notice, topics_of
-from adapters.notify.recorder import delivery_recorder
-from adapters.notify.runtime import NotificationDelivery, start_delivery
-from adapters.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from adapters.notify.webhook import WebhookNotifier
-from adapters.storage.event_store import EventSourcedStore
-from adapters.storage.urls import DEFAULT_STORE
-from domain.errors import InvalidSpec
+from ffwd.adapters.notify.config import ENV_VAR, load_config
+from ffwd.adapters.notify.delivery import LogSource
+from ffwd.adapters.notify.notices import sample_notice, topics_of
+from ffwd.adapters.notify.recorder import delivery_recorder
+from ffwd.adapters.notify.runtime import NotificationDelivery, start_delivery
+from ffwd.adapters.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from ffwd.adapters.notify.webhook import WebhookNotifier
+from ffwd.adapters.storage.event_store import EventSourcedStore
+from ffwd.adapters.storage.urls import DEFAULT_STORE
+from ffwd.domain.errors import InvalidSpec
 
 NotifyOption = Annotated[
     str | None,

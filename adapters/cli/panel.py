@@ -8,7 +8,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from application.views import GeneratorView, HistoryEntry, PhaseView
+from ffwd.application.views import GeneratorView, HistoryEntry, PhaseView
 
 WIDE = 100  # columns from which the panel has room for the epochs bar
 REASON_LABELS = {

@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from domain.errors import InvalidSpec
+from ffwd.domain.errors import InvalidSpec
 
 
 def load_spec_file(path: str) -> tuple[Any, Path]:

@@ -6,7 +6,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from application.ports import DatasetProblem, TableInfo
+from ffwd.application.ports import DatasetProblem, TableInfo
 
 MIN_TEXT_WORDS = 3.0
 MIN_TEXT_UNIQUE = 0.5

@@ -21,11 +21,11 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from adapters.http import docs, events, pages, problems
-from adapters.http.runner import BackgroundRuns
-from application.service import GeneratorService
-from application.views import GeneratorSummary, GeneratorView, HistoryEntry
-from domain.errors import InvalidSpec, Unauthorized
+from ffwd.adapters.http import docs, events, pages, problems
+from ffwd.adapters.http.runner import BackgroundRuns
+from ffwd.application.service import GeneratorService
+from ffwd.application.views import GeneratorSummary, GeneratorView, HistoryEntry
+from ffwd.domain.errors import InvalidSpec, Unauthorized
 
 TOKEN_ENV = "FFWD_API_TOKEN"
 DEFAULT_REQUESTER = "http"
@@ -238,7 +238,7 @@ def create_app(
         title="ffwd",
         summary="Stop, pre-queue, cancel and continue the training phases of generators.",
         version="0.1.0",
-        docs_url=None,  # FastAPI's pages load their scripts from a CDN: see adapters.http.docs
+        docs_url=None,  # FastAPI's pages load their scripts from a CDN: see ffwd.adapters.http.docs
         redoc_url=None,
     )
     app.state.service = svc

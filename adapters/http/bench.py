@@ -4,7 +4,8 @@
 then measures the median time of `svc.get_view(gid)` in process, and of
 `GET /api/generators/{gid}` answered by `ffwd serve`'s code (`serve()`) in a separate process
 on loopback, through one keep-alive connection. A server in the measuring process would share
-its GIL with the client and measure thread hand-offs instead. Run: `python -m adapters.http.bench`.
+its GIL with the client and measure thread hand-offs instead.
+Run: `python -m ffwd.adapters.http.bench`.
 """
 
 import http.client
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from adapters.container import build_service
+from ffwd.adapters.container import build_service
 
 _CSV = "id,age,city,bio\n" + "".join(
     f"{i},{20 + i % 50},{('Vienna', 'Graz', 'Linz')[i % 3]},Likes walks number {i} a lot\n"
@@ -106,7 +107,7 @@ def view_endpoint_ratio(n: int = 500, progress: int = 40) -> dict[str, float]:
 
         port = _free_port()
         code = (
-            "from adapters.http.serve import serve; "
+            "from ffwd.adapters.http.serve import serve; "
             f"serve({store!r}, {data!r}, '127.0.0.1', {port})"
         )
         server = subprocess.Popen(

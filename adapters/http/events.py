@@ -18,9 +18,9 @@ from uuid import UUID
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from application.service import GeneratorService
-from application.views import HistoryEntry
-from domain.lifecycle import TERMINAL
+from ffwd.application.service import GeneratorService
+from ffwd.application.views import HistoryEntry
+from ffwd.domain.lifecycle import TERMINAL
 
 DEFAULT_POLL_S = 0.15
 KEEPALIVE_S = 15.0

@@ -11,12 +11,12 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from adapters.http.problems import problem
-from application.service import GeneratorService
-from domain.errors import AmbiguousId, UnknownGenerator
+from ffwd.adapters.http.problems import problem
+from ffwd.application.service import GeneratorService
+from ffwd.domain.errors import AmbiguousId, UnknownGenerator
 
 ASSETS = "2"  # bump to make browsers fetch changed static files
-_HERE = resources.files("adapters.http")
+_HERE = resources.files("ffwd.adapters.http")
 # Output files are data from the user's tables: shown, never allowed to run scripts.
 _FILE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
@@ -60,7 +60,7 @@ def output_file(root: Path | None, generator_id: UUID, relative: str) -> Path | 
 
 
 def install(app: FastAPI, svc: GeneratorService, root: Path | None) -> None:
-    app.mount("/static", StaticFiles(packages=[("adapters.http", "static")]), name="static")
+    app.mount("/static", StaticFiles(packages=[("ffwd.adapters.http", "static")]), name="static")
     index_page, generator_page, missing_page = (
         template("index.html"),
         template("generator.html"),

@@ -8,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from domain import errors
+from ffwd.domain import errors
 
 PROBLEM_JSON = "application/problem+json"
 

@@ -4,8 +4,8 @@ import logging
 import threading
 from uuid import UUID
 
-from application.service import GeneratorService
-from domain.errors import FfwdError
+from ffwd.application.service import GeneratorService
+from ffwd.domain.errors import FfwdError
 
 log = logging.getLogger("ffwd.http")
 

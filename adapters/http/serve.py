@@ -8,8 +8,8 @@ from types import TracebackType
 import uvicorn
 from fastapi import FastAPI
 
-from adapters.container import build_service
-from adapters.http.app import create_app
+from ffwd.adapters.container import build_service
+from ffwd.adapters.http.app import create_app
 
 GRACEFUL_S = 3.0
 

@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from adapters.notify.notices import DEFAULT_EVENTS, matching
-from domain.errors import InvalidSpec
+from ffwd.adapters.notify.notices import DEFAULT_EVENTS, matching
+from ffwd.domain.errors import InvalidSpec
 
 ENV_VAR = "FFWD_NOTIFY"
 

@@ -18,10 +18,10 @@ from typing import Any
 
 from eventsourcing.persistence import ConnectionPoolClosedError
 
-from adapters.notify.logs import reports
-from adapters.notify.notices import notice_of, topics_of
-from adapters.notify.recorder import DeadLetter, DeliveryRecorder, EndpointRecord
-from application.ports import DeliveryFailed, Notice, Notifier
+from ffwd.adapters.notify.logs import reports
+from ffwd.adapters.notify.notices import notice_of, topics_of
+from ffwd.adapters.notify.recorder import DeadLetter, DeliveryRecorder, EndpointRecord
+from ffwd.application.ports import DeliveryFailed, Notice, Notifier
 
 PAGE = 100
 MAX_ERROR_PAUSE_S = 5.0

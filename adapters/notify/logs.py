@@ -9,8 +9,8 @@ from typing import Any, TextIO
 
 import structlog
 
-from adapters.notify.notices import payload
-from application.ports import DeliveryFailed, Notice
+from ffwd.adapters.notify.notices import payload
+from ffwd.application.ports import DeliveryFailed, Notice
 
 
 class _Stderr:

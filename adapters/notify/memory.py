@@ -3,8 +3,8 @@
 import threading
 from collections.abc import Iterable
 
-from adapters.notify.notices import DEFAULT_EVENTS
-from application.ports import DeliveryFailed, Notice
+from ffwd.adapters.notify.notices import DEFAULT_EVENTS
+from ffwd.application.ports import DeliveryFailed, Notice
 
 
 class InMemoryNotifier:

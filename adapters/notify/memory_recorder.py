@@ -7,7 +7,7 @@ from dataclasses import replace
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.popo import POPOTrackingRecorder
 
-from adapters.notify.standing import DeadLetter, EndpointRecord, tracking_name
+from ffwd.adapters.notify.standing import DeadLetter, EndpointRecord, tracking_name
 
 
 class POPODeliveryRecorder(POPOTrackingRecorder):

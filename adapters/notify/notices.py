@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from application.ports import Notice
-from domain.generator import ANONYMIZATION_STEPS, TRAINING_STEPS, Generator
+from ffwd.application.ports import Notice
+from ffwd.domain.generator import ANONYMIZATION_STEPS, TRAINING_STEPS, Generator
 
 SCHEMA = "ffwd.notification/1"
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
-from adapters.notify.memory_recorder import POPODeliveryRecorder
-from adapters.notify.sql_recorder import SQLiteDeliveryRecorder, postgres_recorder_class
-from adapters.notify.standing import DeadLetter, DeliveryRecorder, EndpointRecord
+from ffwd.adapters.notify.memory_recorder import POPODeliveryRecorder
+from ffwd.adapters.notify.sql_recorder import SQLiteDeliveryRecorder, postgres_recorder_class
+from ffwd.adapters.notify.standing import DeadLetter, DeliveryRecorder, EndpointRecord
 
 __all__ = ["DeadLetter", "DeliveryRecorder", "EndpointRecord", "delivery_recorder"]
 CREATE_ATTEMPTS = 3

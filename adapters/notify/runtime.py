@@ -5,12 +5,12 @@ import time
 from types import TracebackType
 from typing import Any
 
-from adapters.notify.config import LogEndpoint, NotifyConfig, WebhookEndpoint, load_config
-from adapters.notify.delivery import EndpointDelivery, LogSource, RetryPolicy
-from adapters.notify.logs import LogNotifier, reports
-from adapters.notify.recorder import DeadLetter, EndpointRecord, delivery_recorder
-from adapters.notify.webhook import WebhookNotifier
-from application.ports import Notifier
+from ffwd.adapters.notify.config import LogEndpoint, NotifyConfig, WebhookEndpoint, load_config
+from ffwd.adapters.notify.delivery import EndpointDelivery, LogSource, RetryPolicy
+from ffwd.adapters.notify.logs import LogNotifier, reports
+from ffwd.adapters.notify.recorder import DeadLetter, EndpointRecord, delivery_recorder
+from ffwd.adapters.notify.webhook import WebhookNotifier
+from ffwd.application.ports import Notifier
 
 
 def notifier_for(endpoint: WebhookEndpoint | LogEndpoint) -> Notifier:

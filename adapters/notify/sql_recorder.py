@@ -11,7 +11,7 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
-from adapters.notify.standing import DeadLetter, EndpointRecord, tracking_name
+from ffwd.adapters.notify.standing import DeadLetter, EndpointRecord, tracking_name
 
 ENDPOINTS = "ffwd_notify_endpoints"
 DEAD_LETTERS = "ffwd_notify_dead_letters"

@@ -6,9 +6,9 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from adapters.notify.notices import payload
-from adapters.notify.signing import signed_headers
-from application.ports import DeliveryFailed, Notice
+from ffwd.adapters.notify.notices import payload
+from ffwd.adapters.notify.signing import signed_headers
+from ffwd.application.ports import DeliveryFailed, Notice
 
 USER_AGENT = "ffwd-notify/1"
 # Answers worth trying again: the receiver may be overloaded, restarting, or rate-limiting.

@@ -1,5 +1,5 @@
 """The quality report: how closely synthetic tables follow the user's original tables."""
 
-from adapters.report.writer import QualityReport
+from ffwd.adapters.report.writer import QualityReport
 
 __all__ = ["QualityReport"]

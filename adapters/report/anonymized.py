@@ -8,8 +8,8 @@ from datetime import date
 
 import numpy as np
 
-from adapters.report.columns import day_numbers, numbers
-from adapters.report.quality import METHOD, compare_table, summarize
+from ffwd.adapters.report.columns import day_numbers, numbers
+from ffwd.adapters.report.quality import METHOD, compare_table, summarize
 
 CHANGES = (
     "changes: per column, the technique applied (null: copied unchanged), the share of cells "

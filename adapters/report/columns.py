@@ -7,7 +7,7 @@ from math import isfinite
 
 import numpy as np
 
-from adapters.datasets.csv_tables import is_date, is_free_text, is_number
+from ffwd.adapters.datasets.csv_tables import is_date, is_free_text, is_number
 
 CATEGORY_BINS = 10
 QUANTILE_BINS = 10

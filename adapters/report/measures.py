@@ -4,7 +4,7 @@ from collections import Counter
 
 import numpy as np
 
-from adapters.report.columns import Binned
+from ffwd.adapters.report.columns import Binned
 
 
 def frequencies(codes: np.ndarray, bins: int) -> np.ndarray:

@@ -2,8 +2,8 @@
 
 from html import escape
 
-from adapters.report import svg
-from adapters.report.style import CHANGES_CSS, CSS
+from ffwd.adapters.report import svg
+from ffwd.adapters.report.style import CHANGES_CSS, CSS
 
 PARTS = {
     "univariate": "Column distributions",

@@ -4,9 +4,9 @@ from datetime import date
 
 import numpy as np
 
-from adapters.report.columns import Binned, bin_column, day_numbers, kind_of, numbers
-from adapters.report.measures import associations, binned_distance
-from adapters.report.texts import compare_texts, first_words
+from ffwd.adapters.report.columns import Binned, bin_column, day_numbers, kind_of, numbers
+from ffwd.adapters.report.measures import associations, binned_distance
+from ffwd.adapters.report.texts import compare_texts, first_words
 
 WORST_PAIRS = 5
 METHOD = (

@@ -5,8 +5,8 @@ from collections import Counter
 
 import numpy as np
 
-from adapters.report.columns import bin_ranges
-from adapters.report.measures import binned_distance, counted_distance
+from ffwd.adapters.report.columns import bin_ranges
+from ffwd.adapters.report.measures import binned_distance, counted_distance
 
 TOP_WORDS = 100
 TOP_CHARACTERS = 30

@@ -5,12 +5,12 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from adapters.datasets.csv_tables import read_rows
-from adapters.report.anonymized import compare_anonymized, summarize_anonymized
-from adapters.report.page import render
-from adapters.report.quality import compare_table, summarize
-from application.ports import DatasetProblem
-from application.spec import GeneratorSpec
+from ffwd.adapters.datasets.csv_tables import read_rows
+from ffwd.adapters.report.anonymized import compare_anonymized, summarize_anonymized
+from ffwd.adapters.report.page import render
+from ffwd.adapters.report.quality import compare_table, summarize
+from ffwd.application.ports import DatasetProblem
+from ffwd.application.spec import GeneratorSpec
 
 DIGITS = 4
 

@@ -44,10 +44,10 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.utils import get_topic, resolve_topic
 
-from adapters.storage.urls import persistence_env
-from application.ports import ConcurrentWrite
-from domain.errors import UnknownGenerator
-from domain.generator import Generator
+from ffwd.adapters.storage.urls import persistence_env
+from ffwd.application.ports import ConcurrentWrite
+from ffwd.domain.errors import UnknownGenerator
+from ffwd.domain.generator import Generator
 
 T = TypeVar("T")
 _PAGE = 500

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from adapters.storage.event_store import EventSourcedStore
+from ffwd.adapters.storage.event_store import EventSourcedStore
 
 DEFAULT_POLL_S = 0.05
 log = logging.getLogger(__name__)

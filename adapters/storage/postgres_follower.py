@@ -23,8 +23,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from adapters.storage.event_store import EventSourcedStore
-from adapters.storage.urls import persistence_env
+from ffwd.adapters.storage.event_store import EventSourcedStore
+from ffwd.adapters.storage.urls import persistence_env
 
 log = logging.getLogger(__name__)
 _PAGE = 500

@@ -3,7 +3,7 @@
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from domain.errors import InvalidSpec
+from ffwd.domain.errors import InvalidSpec
 
 DEFAULT_STORE = "sqlite:///.ffwd/store.db"
 

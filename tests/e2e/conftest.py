@@ -8,8 +8,8 @@ from uuid import UUID
 
 import pytest
 
-from adapters.container import build_service
-from application.service import GeneratorService
+from ffwd.adapters.container import build_service
+from ffwd.application.service import GeneratorService
 from tests.e2e.data import write_customers, write_orders
 from tests.e2e.helpers import make_spec
 

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from application.spec import GeneratorSpec
-from application.training import Control, PhaseJob, PhaseOutcome
+from ffwd.application.spec import GeneratorSpec
+from ffwd.application.training import Control, PhaseJob, PhaseOutcome
 
 Train = Callable[[PhaseJob, Control], PhaseOutcome]
 STEPS_PER_EPOCH = 2

@@ -10,8 +10,8 @@ from uuid import UUID
 
 import pytest
 
-from application.service import GeneratorService
-from application.views import GeneratorView, HistoryEntry, PhaseView
+from ffwd.application.service import GeneratorService
+from ffwd.application.views import GeneratorView, HistoryEntry, PhaseView
 
 TIMEOUT_S = 60.0
 PHASES = ["tabular", "text:customers", "text:orders"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.container import build_service
+from ffwd.adapters.container import build_service
 from tests.e2e.helpers import PHASES, Background, files_under, phase, step_states, wait_for
 
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)

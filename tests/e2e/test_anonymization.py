@@ -3,7 +3,7 @@ feature does not apply to them." """
 
 import pytest
 
-from domain import errors
+from ffwd.domain import errors
 from tests.e2e.helpers import make_spec
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from domain import errors
+from ffwd.domain import errors
 from tests.e2e.helpers import PHASES, entries, phase
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.checkpoints import FileCheckpointStore
-from domain import errors
+from ffwd.adapters.checkpoints import FileCheckpointStore
+from ffwd.domain import errors
 from tests.e2e.fakes import FakeEngine, SlowStepIn
 from tests.e2e.helpers import (
     PHASES,

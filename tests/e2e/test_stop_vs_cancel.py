@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from domain import errors
+from ffwd.domain import errors
 from tests.e2e.fakes import FakeEngine, SlowStepIn, fails_in
 from tests.e2e.helpers import PHASES, Background, OnEvent, entries, files_under, phase, step_states
 

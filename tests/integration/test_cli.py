@@ -39,7 +39,7 @@ def env(tmp_path: Path) -> dict:
 
 def ffwd(env: dict, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "adapters.cli", *args],
+        [sys.executable, "-m", "ffwd.adapters.cli", *args],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -168,7 +168,7 @@ def start_long_run(
     }
     (tmp_path / "long.json").write_text(json.dumps(spec))
     runner = subprocess.Popen(
-        [sys.executable, "-m", "adapters.cli", "run", str(tmp_path / "long.json")],
+        [sys.executable, "-m", "ffwd.adapters.cli", "run", str(tmp_path / "long.json")],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

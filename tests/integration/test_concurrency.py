@@ -14,10 +14,10 @@ from uuid import UUID
 
 import pytest
 
-from adapters.container import build_service
-from application.service import GeneratorService
-from domain import errors
-from domain.generator import Generator
+from ffwd.adapters.container import build_service
+from ffwd.application.service import GeneratorService
+from ffwd.domain import errors
+from ffwd.domain.generator import Generator
 
 THREADS = 8
 PROGRESS_PER_THREAD = 12

@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
 
-from adapters.container import build_service
-from adapters.storage.event_store import project_generator
-from application.views import view_of
-from domain import errors
-from domain.generator import Generator
+from ffwd.adapters.container import build_service
+from ffwd.adapters.storage.event_store import project_generator
+from ffwd.application.views import view_of
+from ffwd.domain import errors
+from ffwd.domain.generator import Generator
 from tests.stateful.reference_model import ENDED, GeneratorModel
 
 EXAMPLES = int(os.environ.get("FFWD_STATEFUL_EXAMPLES", "300"))

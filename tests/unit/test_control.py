@@ -2,9 +2,9 @@
 
 import pytest
 
-from application.control import PhaseControl, Progress
-from application.spec import TrainingSpec
-from application.training import PhaseInterrupted
+from ffwd.application.control import PhaseControl, Progress
+from ffwd.application.spec import TrainingSpec
+from ffwd.application.training import PhaseInterrupted
 
 
 class Clock:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from domain import errors
-from domain.generator import Generator
+from ffwd.domain import errors
+from ffwd.domain.generator import Generator
 from tests.unit.test_phase_rules import CHECKPOINT, fresh
 
 

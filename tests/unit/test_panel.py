@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from adapters.cli.panel import render
-from adapters.container import build_service
+from ffwd.adapters.cli.panel import render
+from ffwd.adapters.container import build_service
 
 CSV = "id,age,bio\n" + "".join(f"{i},{20 + i},writes about cats number {i}\n" for i in range(40))
 CHECKPOINT = {"id": "a1-e1-s3", "epoch": 1, "step": 3, "val_loss": 1.5}

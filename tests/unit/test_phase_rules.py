@@ -2,8 +2,8 @@
 
 import pytest
 
-from domain import errors
-from domain.generator import Generator
+from ffwd.domain import errors
+from ffwd.domain.generator import Generator
 
 CHECKPOINT = {"id": "e1-s3", "epoch": 1, "step": 3, "val_loss": 1.5}
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.container import build_service
-from application.ports import ConcurrentWrite
-from application.service import GeneratorService
-from domain import errors
+from ffwd.adapters.container import build_service
+from ffwd.application.ports import ConcurrentWrite
+from ffwd.application.service import GeneratorService
+from ffwd.domain import errors
 
 CSV = "id,age,city,bio\n" + "".join(
     f"{i},{20 + i % 50},{['Paris', 'Rome'][i % 2]},writes about cats and dogs number {i}\n"

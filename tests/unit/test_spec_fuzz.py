@@ -5,10 +5,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from application.ports import DatasetProblem, TableInfo
-from application.spec import GeneratorSpec
-from application.spec_check import SpecCheck
-from domain.errors import InvalidSpec
+from ffwd.application.ports import DatasetProblem, TableInfo
+from ffwd.application.spec import GeneratorSpec
+from ffwd.application.spec_check import SpecCheck
+from ffwd.domain.errors import InvalidSpec
 
 WORDS = [
     "name",

@@ -3,6 +3,6 @@
 Importing this package imports neither torch nor the engine: they load when a phase trains.
 """
 
-from adapters.engines.mostlyai.engine import SUPPORTED, MostlyAIEngine, installed
+from ffwd.adapters.engines.mostlyai.engine import SUPPORTED, MostlyAIEngine, installed
 
 __all__ = ["SUPPORTED", "MostlyAIEngine", "installed"]

@@ -20,20 +20,20 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from adapters.checkpoints import phase_dir, safe_component
-from adapters.engines.mostlyai.datasets_cache import cache_in
-from adapters.engines.mostlyai.privacy import EngineEpsilon, sample_rate
-from adapters.engines.mostlyai.relay import Kept, Relay
-from application.control import PhaseControl
-from application.spec import GeneratorSpec, TableSpec, TrainingSpec
-from application.training import (
+from ffwd.adapters.checkpoints import phase_dir, safe_component
+from ffwd.adapters.engines.mostlyai.datasets_cache import cache_in
+from ffwd.adapters.engines.mostlyai.privacy import EngineEpsilon, sample_rate
+from ffwd.adapters.engines.mostlyai.relay import Kept, Relay
+from ffwd.application.control import PhaseControl
+from ffwd.application.spec import GeneratorSpec, TableSpec, TrainingSpec
+from ffwd.application.training import (
     Control,
     PhaseInterrupted,
     PhaseJob,
     PhaseOutcome,
     checkpoint_id,
 )
-from domain import reasons as why
+from ffwd.domain import reasons as why
 
 DISTRIBUTION = "mostlyai-engine"
 SUPPORTED = ">=2.7.3,<2.8"  # the versions whose `stopExecution` the contract test checked

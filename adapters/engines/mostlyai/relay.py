@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from application.training import CONTINUE, Control, Decision
-from domain import reasons as why
+from ffwd.application.training import CONTINUE, Control, Decision
+from ffwd.domain import reasons as why
 
 STOP = {"stopExecution": True}
 ENGINE_PATIENCE = 4  # the engine's EarlyStopper(val_loss_patience=4): stops on the 5th miss

@@ -1,5 +1,5 @@
 """The reference engines: numpy models with real validation loss and DP-SGD."""
 
-from adapters.engines.reference.engine import ReferenceEngine
+from ffwd.adapters.engines.reference.engine import ReferenceEngine
 
 __all__ = ["ReferenceEngine"]

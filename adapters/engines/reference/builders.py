@@ -4,14 +4,14 @@ from typing import Any
 
 import numpy as np
 
-from adapters.datasets.csv_tables import read_rows
-from adapters.engines.reference.chars import fit_vocabulary
-from adapters.engines.reference.encoding import fit_encoder
-from adapters.engines.reference.keys import fit_key
-from adapters.engines.reference.phases import Group, split_rows
-from adapters.engines.reference.tabular import TableModel
-from adapters.engines.reference.text import CharModel
-from application.spec import TableSpec
+from ffwd.adapters.datasets.csv_tables import read_rows
+from ffwd.adapters.engines.reference.chars import fit_vocabulary
+from ffwd.adapters.engines.reference.encoding import fit_encoder
+from ffwd.adapters.engines.reference.keys import fit_key
+from ffwd.adapters.engines.reference.phases import Group, split_rows
+from ffwd.adapters.engines.reference.tabular import TableModel
+from ffwd.adapters.engines.reference.text import CharModel
+from ffwd.application.spec import TableSpec
 
 Rows = list[dict[str, str]]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from adapters.datasets.csv_tables import is_date, is_number
+from ffwd.adapters.datasets.csv_tables import is_date, is_number
 
 MAX_BINS = 20
 # The most frequent values a category keeps as tokens; the rest share the rare token. Each

@@ -6,22 +6,22 @@ from typing import Any
 
 import numpy as np
 
-from adapters.checkpoints import FileCheckpointStore, safe_component
-from adapters.datasets.csv_tables import write_csv
-from adapters.engines.reference.blas import single_thread_blas
-from adapters.engines.reference.builders import (
+from ffwd.adapters.checkpoints import FileCheckpointStore, safe_component
+from ffwd.adapters.datasets.csv_tables import write_csv
+from ffwd.adapters.engines.reference.blas import single_thread_blas
+from ffwd.adapters.engines.reference.builders import (
     load_tables,
     resumed_groups,
     table_info,
     tabular_groups,
     text_groups,
 )
-from adapters.engines.reference.loop import Loop, Start
-from adapters.engines.reference.phases import Phase
-from adapters.engines.reference.tabular import TableModel
-from adapters.engines.reference.text import CharModel
-from application.spec import GeneratorSpec
-from application.training import Control, PhaseJob, PhaseOutcome
+from ffwd.adapters.engines.reference.loop import Loop, Start
+from ffwd.adapters.engines.reference.phases import Phase
+from ffwd.adapters.engines.reference.tabular import TableModel
+from ffwd.adapters.engines.reference.text import CharModel
+from ffwd.application.spec import GeneratorSpec
+from ffwd.application.training import Control, PhaseJob, PhaseOutcome
 
 TABULAR = "tabular"
 

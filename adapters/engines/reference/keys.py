@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from adapters.datasets.csv_tables import is_date, is_number
+from ffwd.adapters.datasets.csv_tables import is_date, is_number
 
 MIN_KEY_ROWS = 20  # fewer rows are distinct too often by chance
 KEY_SHARE = 0.98  # distinct values per row (empty cells count as rows) for a key

@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from adapters.checkpoints import FileCheckpointStore
-from adapters.engines.reference.phases import Phase
-from adapters.engines.reference.privacy import PrivacyLedger
-from application.training import Control, PhaseJob, PhaseOutcome, checkpoint_id
+from ffwd.adapters.checkpoints import FileCheckpointStore
+from ffwd.adapters.engines.reference.phases import Phase
+from ffwd.adapters.engines.reference.privacy import PrivacyLedger
+from ffwd.application.training import Control, PhaseJob, PhaseOutcome, checkpoint_id
 
 MAX_EPOCHS = 10_000  # a safety cap: the control is expected to stop the phase long before
 BUDGET_REASON = "privacy_budget_exhausted"

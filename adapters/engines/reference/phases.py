@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from adapters.engines.reference.chars import Sequences
-from adapters.engines.reference.optim import Adam
-from adapters.engines.reference.privacy import add_noise, clip_factors
-from adapters.engines.reference.tabular import TableModel
-from adapters.engines.reference.text import CharModel
-from application.spec import DifferentialPrivacySpec
+from ffwd.adapters.engines.reference.chars import Sequences
+from ffwd.adapters.engines.reference.optim import Adam
+from ffwd.adapters.engines.reference.privacy import add_noise, clip_factors
+from ffwd.adapters.engines.reference.tabular import TableModel
+from ffwd.adapters.engines.reference.text import CharModel
+from ffwd.application.spec import DifferentialPrivacySpec
 
 Model = TableModel | CharModel
 

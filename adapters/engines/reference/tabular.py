@@ -4,9 +4,9 @@ from typing import Any
 
 import numpy as np
 
-from adapters.engines.reference.encoding import Encoder, encoder_from_meta
-from adapters.engines.reference.keys import KeyFormat
-from adapters.engines.reference.numerics import MASKED, log_softmax, sample_rows
+from ffwd.adapters.engines.reference.encoding import Encoder, encoder_from_meta
+from ffwd.adapters.engines.reference.keys import KeyFormat
+from ffwd.adapters.engines.reference.numerics import MASKED, log_softmax, sample_rows
 
 SAMPLE_CHUNK = 8192  # rows per forward pass when validating or sampling
 WEIGHT_DECAY = 1e-4  # a little: more smooths the strong dependencies away

@@ -4,7 +4,7 @@ from typing import Any
 
 import numpy as np
 
-from adapters.engines.reference.chars import (
+from ffwd.adapters.engines.reference.chars import (
     BOS,
     CONTEXT,
     END,
@@ -13,7 +13,7 @@ from adapters.engines.reference.chars import (
     Sequences,
     to_sequences,
 )
-from adapters.engines.reference.numerics import log_softmax, sample_rows
+from ffwd.adapters.engines.reference.numerics import log_softmax, sample_rows
 
 EMBED = 16
 HIDDEN = 96

@@ -20,8 +20,8 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
-from adapters.engines.torch.privacy import OpacusBudget, with_privacy
-from application.training import Control, PhaseOutcome
+from ffwd.adapters.engines.torch.privacy import OpacusBudget, with_privacy
+from ffwd.application.training import Control, PhaseOutcome
 
 
 class ControlCallback(pl.Callback):

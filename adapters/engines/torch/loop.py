@@ -22,9 +22,9 @@ from typing import Any
 
 import torch
 
-from adapters.checkpoints import phase_dir, safe_component
-from adapters.engines.torch.privacy import OpacusBudget, with_privacy
-from application.training import Control, PhaseJob, PhaseOutcome, checkpoint_id
+from ffwd.adapters.checkpoints import phase_dir, safe_component
+from ffwd.adapters.engines.torch.privacy import OpacusBudget, with_privacy
+from ffwd.application.training import Control, PhaseJob, PhaseOutcome, checkpoint_id
 
 
 class TorchCheckpoints:

@@ -15,10 +15,10 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
-from adapters.container import build_service
-from adapters.http import create_app
-from adapters.http.serve import BackgroundServer
-from application.service import GeneratorService
+from ffwd.adapters.container import build_service
+from ffwd.adapters.http import create_app
+from ffwd.adapters.http.serve import BackgroundServer
+from ffwd.application.service import GeneratorService
 from tests.e2e.data import write_customers, write_orders
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"

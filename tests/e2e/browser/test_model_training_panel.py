@@ -89,7 +89,7 @@ def test_fast_forward_pending_and_running_phases_live(web, page: Page, long_spec
     page.screenshot(path=str(screenshot), full_page=True)
 
     # A stop made from the CLI, in another process, shows up on the page without a reload.
-    cli = [sys.executable, "-m", "adapters.cli", "stop", gid[:8], ORDERS]
+    cli = [sys.executable, "-m", "ffwd.adapters.cli", "stop", gid[:8], ORDERS]
     done = subprocess.run(
         [*cli, "--store", web.store, "--data", web.data],
         capture_output=True,

@@ -11,11 +11,11 @@ from uuid import UUID
 import pytest
 from dependency_injector import providers
 
-from adapters.cli.spec_file import load_spec_file
-from adapters.container import build_container, build_service
-from application.service import GeneratorService
-from domain import errors
-from domain.generator import Generator
+from ffwd.adapters.cli.spec_file import load_spec_file
+from ffwd.adapters.container import build_container, build_service
+from ffwd.application.service import GeneratorService
+from ffwd.domain import errors
+from ffwd.domain.generator import Generator
 
 SAMPLE = Path(__file__).resolve().parents[3] / "adapters" / "sample_data"
 TIMEOUT_S = 60

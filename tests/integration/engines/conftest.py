@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.checkpoints import FileCheckpointStore
-from adapters.engines.reference import ReferenceEngine
-from application.spec import TableSpec
+from ffwd.adapters.checkpoints import FileCheckpointStore
+from ffwd.adapters.engines.reference import ReferenceEngine
+from ffwd.application.spec import TableSpec
 from tests.integration.engines.customers import write_customers
 
 

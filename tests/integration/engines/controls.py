@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from application.training import CONTINUE, Decision, PhaseInterrupted
+from ffwd.application.training import CONTINUE, Decision, PhaseInterrupted
 
 
 @dataclass

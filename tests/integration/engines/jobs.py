@@ -1,7 +1,7 @@
 """Phase jobs for the reference engine tests."""
 
-from application.spec import TableSpec, TrainingSpec
-from application.training import PhaseJob
+from ffwd.application.spec import TableSpec, TrainingSpec
+from ffwd.application.training import PhaseJob
 
 
 def tabular_job(table: TableSpec, generator: str = "gen-1", **training) -> PhaseJob:

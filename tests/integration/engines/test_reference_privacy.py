@@ -6,8 +6,8 @@ import pytest
 from dp_accounting import GaussianDpEvent, PoissonSampledDpEvent
 from dp_accounting.rdp import RdpAccountant
 
-from adapters.engines.reference.privacy import accounting
-from application.spec import DifferentialPrivacySpec
+from ffwd.adapters.engines.reference.privacy import accounting
+from ffwd.application.spec import DifferentialPrivacySpec
 from tests.integration.engines.controls import ScriptedControl
 from tests.integration.engines.jobs import tabular_job, text_job
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from application.spec import GeneratorSpec, TableSpec, TrainingSpec
-from application.training import PhaseJob
+from ffwd.application.spec import GeneratorSpec, TableSpec, TrainingSpec
+from ffwd.application.training import PhaseJob
 from tests.integration.engines.controls import ScriptedControl
 from tests.integration.engines.customers import COLUMNS, read_csv
 from tests.integration.engines.jobs import tabular_job, text_job

@@ -6,9 +6,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from adapters.datasets.csv_tables import read_rows
-from adapters.engines.reference.tabular import TableModel
-from application.training import PhaseInterrupted
+from ffwd.adapters.datasets.csv_tables import read_rows
+from ffwd.adapters.engines.reference.tabular import TableModel
+from ffwd.application.training import PhaseInterrupted
 from tests.integration.engines.controls import ScriptedControl
 from tests.integration.engines.jobs import tabular_job, text_job
 

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-import adapters.sample_data
-from adapters.engines.reference.builders import load_tables, tabular_groups
-from adapters.engines.reference.encoding import MAX_CATEGORIES, CategoryEncoder
-from application.spec import GeneratorSpec, TableSpec, TrainingSpec
-from application.training import PhaseJob
+import ffwd.adapters.sample_data
+from ffwd.adapters.engines.reference.builders import load_tables, tabular_groups
+from ffwd.adapters.engines.reference.encoding import MAX_CATEGORIES, CategoryEncoder
+from ffwd.application.spec import GeneratorSpec, TableSpec, TrainingSpec
+from ffwd.application.training import PhaseJob
 from tests.integration.engines.controls import ScriptedControl
 from tests.integration.engines.customers import read_csv
 
-SAMPLE = Path(adapters.sample_data.__file__).parent
+SAMPLE = Path(ffwd.adapters.sample_data.__file__).parent
 # Was ~0.5M parameters (1.1M with the text columns as categories), ~25 ms per Adam update,
 # when ids and foreign keys were up to 255 tokens each and every column padded to the widest.
 MAX_PARAMETERS = 200_000

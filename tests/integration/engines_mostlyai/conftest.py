@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.engines.mostlyai import MostlyAIEngine
-from application.spec import TableSpec
+from ffwd.adapters.engines.mostlyai import MostlyAIEngine
+from ffwd.application.spec import TableSpec
 
 WORDS = ["river", "maps", "violin", "boats", "stories", "chemistry", "mountain", "summer"]
 CITIES = ["Vienna", "Graz", "Linz"]

@@ -2,9 +2,9 @@
 
 from collections.abc import Mapping
 
-from application.control import PhaseControl
-from application.spec import TrainingSpec
-from application.training import Decision, PhaseInterrupted
+from ffwd.application.control import PhaseControl
+from ffwd.application.spec import TrainingSpec
+from ffwd.application.training import Decision, PhaseInterrupted
 
 
 class RecordingControl(PhaseControl):

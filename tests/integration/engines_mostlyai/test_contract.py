@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from adapters.engines.mostlyai.datasets_cache import cache_in
-from adapters.engines.mostlyai.engine import SUPPORTED, check_version
+from ffwd.adapters.engines.mostlyai.datasets_cache import cache_in
+from ffwd.adapters.engines.mostlyai.engine import SUPPORTED, check_version
 
 STOP_AT = 2
 

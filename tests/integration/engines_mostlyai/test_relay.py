@@ -1,8 +1,8 @@
 """The relay from the engine's progress callback to our control, on scripted calls: which
 calls are steps, what the control is asked, and reasons derived when the engine stops itself."""
 
-from adapters.engines.mostlyai.relay import STOP, Relay
-from application.spec import TrainingSpec
+from ffwd.adapters.engines.mostlyai.relay import STOP, Relay
+from ffwd.application.spec import TrainingSpec
 from tests.integration.engines_mostlyai.recording import RecordingControl
 
 

@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from adapters.container import build_service
+from ffwd.adapters.container import build_service
 
 
 def test_stop_pre_queued_stop_synthesis_and_continue_through_the_service(

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from adapters.engines.mostlyai import MostlyAIEngine
-from application.spec import GeneratorSpec, TableSpec, TrainingSpec
-from application.training import PhaseInterrupted, PhaseJob, PhaseOutcome
+from ffwd.adapters.engines.mostlyai import MostlyAIEngine
+from ffwd.application.spec import GeneratorSpec, TableSpec, TrainingSpec
+from ffwd.application.training import PhaseInterrupted, PhaseJob, PhaseOutcome
 from tests.integration.engines_mostlyai.recording import RecordingControl
 
 STEPS_PER_EPOCH = 3

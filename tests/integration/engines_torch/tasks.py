@@ -7,9 +7,9 @@ import torch
 from opacus import PrivacyEngine
 from torch.utils.data import DataLoader, TensorDataset
 
-from adapters.engines.torch import ControlledLoop, OpacusBudget, TorchCheckpoints
-from application.spec import TrainingSpec
-from application.training import Control, PhaseJob, PhaseOutcome
+from ffwd.adapters.engines.torch import ControlledLoop, OpacusBudget, TorchCheckpoints
+from ffwd.application.spec import TrainingSpec
+from ffwd.application.training import Control, PhaseJob, PhaseOutcome
 
 ROWS, BATCH = 64, 16  # 4 steps per epoch
 STEPS_PER_EPOCH = ROWS // BATCH

@@ -9,8 +9,8 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader, TensorDataset
 
-from adapters.engines.torch.lightning import ControlCallback, kept_state
-from application.training import PhaseInterrupted
+from ffwd.adapters.engines.torch.lightning import ControlCallback, kept_state
+from ffwd.application.training import PhaseInterrupted
 from tests.integration.engines_mostlyai.recording import RecordingControl
 from tests.integration.engines_torch.tasks import BATCH, ROWS, data, training
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from adapters.engines.torch import TorchCheckpoints
-from application.training import PhaseInterrupted
+from ffwd.adapters.engines.torch import TorchCheckpoints
+from ffwd.application.training import PhaseInterrupted
 from tests.integration.engines_mostlyai.recording import RecordingControl
 from tests.integration.engines_torch.tasks import (
     STEPS_PER_EPOCH,

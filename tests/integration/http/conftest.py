@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from adapters.container import build_service
-from adapters.http import create_app
-from application.service import GeneratorService
+from ffwd.adapters.container import build_service
+from ffwd.adapters.http import create_app
+from ffwd.application.service import GeneratorService
 from tests.integration.http.helpers import TestClient
 
 CUSTOMERS = """id,age,city,bio

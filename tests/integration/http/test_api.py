@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from adapters.http import create_app
+from ffwd.adapters.http import create_app
 from tests.integration.http.helpers import TestClient, assert_problem
 
 

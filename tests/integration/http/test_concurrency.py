@@ -7,8 +7,8 @@ from uuid import UUID
 
 import pytest
 
-from adapters.container import build_service
-from adapters.http import create_app
+from ffwd.adapters.container import build_service
+from ffwd.adapters.http import create_app
 from tests.integration.http.helpers import TestClient
 
 CLICKS = 16

@@ -6,8 +6,8 @@ from uuid import UUID
 
 import pytest
 
-from adapters.http import create_app
-from domain import errors
+from ffwd.adapters.http import create_app
+from ffwd.domain import errors
 from tests.integration.http.helpers import TestClient, assert_problem
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
-from adapters.container import build_service
-from adapters.http import create_app
-from adapters.http.serve import BackgroundServer
+from ffwd.adapters.container import build_service
+from ffwd.adapters.http import create_app
+from ffwd.adapters.http.serve import BackgroundServer
 
 
 def parse(text: str) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from uuid import UUID
 
-from adapters.http.pages import output_file
+from ffwd.adapters.http.pages import output_file
 from tests.integration.http.helpers import assert_problem
 
 

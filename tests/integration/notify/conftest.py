@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from adapters.container import build_service
-from application.service import GeneratorService
+from ffwd.adapters.container import build_service
+from ffwd.application.service import GeneratorService
 from tests.integration.notify.receiver import Receiver
 
 SECRET = "whsec-test-8b1f"

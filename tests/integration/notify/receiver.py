@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from adapters.notify.signing import InvalidSignature, verify_headers
+from ffwd.adapters.notify.signing import InvalidSignature, verify_headers
 
 HANG_CAP_S = 30.0
 

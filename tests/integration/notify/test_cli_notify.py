@@ -6,9 +6,9 @@ import sys
 
 from typer.testing import CliRunner
 
-from adapters.cli.app import app
-from adapters.notify.notices import SAMPLE_GENERATOR
-from domain.errors import InvalidSpec
+from ffwd.adapters.cli.app import app
+from ffwd.adapters.notify.notices import SAMPLE_GENERATOR
+from ffwd.domain.errors import InvalidSpec
 from tests.integration.notify.conftest import SECRET, stopped_then_failed, webhook
 
 runner = CliRunner()
@@ -96,7 +96,7 @@ def test_worker_with_notify_delivers_a_whole_run(svc, store_url, sample_spec, re
     args = ["worker", "--once", "--store", store_url, "--data", data, "--notify", str(config)]
     # A process of its own, as workers run: the worker installs signal handlers.
     done = subprocess.run(
-        [sys.executable, "-m", "adapters.cli", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "ffwd", *args], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr[-2000:]
     types = [r.json["type"] for r in receiver.requests if r.json["generator_id"] == gid]

@@ -22,7 +22,7 @@ IN_FLIGHT = 4  # the request that hangs, and during which the notifier is killed
 def notifier(config: Path, store_url: str, log: Path) -> subprocess.Popen:
     command = ["notify", "run", "--notify", str(config), "--store", store_url]
     return subprocess.Popen(
-        [sys.executable, "-m", "adapters.cli", *command],
+        [sys.executable, "-m", "ffwd.adapters.cli", *command],
         stdout=subprocess.DEVNULL,
         stderr=log.open("a"),
     )

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from adapters.notify import start_delivery
+from ffwd.adapters.notify import start_delivery
 from tests.integration.notify.conftest import SECRET, webhook
 
 README = Path(__file__).parents[3] / "README.md"

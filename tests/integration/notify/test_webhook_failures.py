@@ -5,7 +5,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from adapters.notify import start_delivery
+from ffwd.adapters.notify import start_delivery
 from tests.integration.notify.conftest import (
     cancelled,
     notified_keys,

@@ -5,9 +5,9 @@ from collections import defaultdict
 
 import pytest
 
-from adapters.notify import start_delivery, verify_headers
-from adapters.notify.notices import ALL_TYPES, DEFAULT_EVENTS
-from adapters.notify.signing import InvalidSignature
+from ffwd.adapters.notify import start_delivery, verify_headers
+from ffwd.adapters.notify.notices import ALL_TYPES, DEFAULT_EVENTS
+from ffwd.adapters.notify.signing import InvalidSignature
 from tests.integration.notify.conftest import (
     SECRET,
     cancelled,

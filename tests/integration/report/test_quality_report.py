@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.datasets.csv_tables import is_date, is_number
-from adapters.report import QualityReport
-from application.spec import parse_spec
-from application.training import ReportWriter
+from ffwd.adapters.datasets.csv_tables import is_date, is_number
+from ffwd.adapters.report import QualityReport
+from ffwd.application.spec import parse_spec
+from ffwd.application.training import ReportWriter
 
 SAMPLE = Path(__file__).resolve().parents[3] / "adapters" / "sample_data"
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from application.spec import parse_spec
+from ffwd.application.spec import parse_spec
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "scripts" / "make_sample_data.py"

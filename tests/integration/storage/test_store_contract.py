@@ -12,13 +12,13 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from adapters.container import build_service
-from adapters.storage.event_store import EventSourcedStore, project_generator
-from application.ports import ConcurrentWrite, GeneratorStore
-from application.service import GeneratorService
-from application.views import view_of
-from domain import errors
-from domain.generator import Generator
+from ffwd.adapters.container import build_service
+from ffwd.adapters.storage.event_store import EventSourcedStore, project_generator
+from ffwd.application.ports import ConcurrentWrite, GeneratorStore
+from ffwd.application.service import GeneratorService
+from ffwd.application.views import view_of
+from ffwd.domain import errors
+from ffwd.domain.generator import Generator
 
 STORES = [
     pytest.param("memory", id="memory"),

@@ -15,9 +15,9 @@ from uuid import UUID
 
 import pytest
 
-from adapters.container import build_service
-from application.service import GeneratorService
-from application.views import GeneratorView
+from ffwd.adapters.container import build_service
+from ffwd.application.service import GeneratorService
+from ffwd.application.views import GeneratorView
 
 ROOT = Path(__file__).resolve().parents[3]
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -97,7 +97,7 @@ class Workers:
                 [
                     sys.executable,
                     "-m",
-                    "adapters.cli",
+                    "ffwd.adapters.cli",
                     "worker",
                     "--concurrency",
                     "1",

@@ -5,9 +5,9 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from adapters.storage.event_store import project_generator
-from application.views import GeneratorView, view_of
-from domain.generator import Generator
+from ffwd.adapters.storage.event_store import project_generator
+from ffwd.application.views import GeneratorView, view_of
+from ffwd.domain.generator import Generator
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 LIVE = ("running", "stopping")

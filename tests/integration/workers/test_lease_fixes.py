@@ -10,14 +10,14 @@ from uuid import UUID
 
 import pytest
 
-from adapters.checkpoints import FileCheckpointStore
-from adapters.container import build_service
-from adapters.engines.reference.engine import ReferenceEngine
-from adapters.storage.follower import PollingFollower
-from application.orchestrator import Orchestrator
-from application.service import GeneratorService
-from application.training import PhaseJob, PhaseOutcome
-from application.worker import Worker
+from ffwd.adapters.checkpoints import FileCheckpointStore
+from ffwd.adapters.container import build_service
+from ffwd.adapters.engines.reference.engine import ReferenceEngine
+from ffwd.adapters.storage.follower import PollingFollower
+from ffwd.application.orchestrator import Orchestrator
+from ffwd.application.service import GeneratorService
+from ffwd.application.training import PhaseJob, PhaseOutcome
+from ffwd.application.worker import Worker
 from tests.e2e.data import write_customers
 from tests.e2e.fakes import FakeEngine, outcome, until_stopped
 from tests.integration.engines.controls import ScriptedControl

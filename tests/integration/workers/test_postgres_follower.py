@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from adapters.container import build_service
-from adapters.storage.follower import PollingFollower
-from adapters.storage.postgres_follower import PostgresFollower
+from ffwd.adapters.container import build_service
+from ffwd.adapters.storage.follower import PollingFollower
+from ffwd.adapters.storage.postgres_follower import PostgresFollower
 from tests.integration.workers.conftest import PEOPLE, wait_until
 
 

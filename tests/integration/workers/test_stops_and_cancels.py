@@ -6,7 +6,7 @@ import random
 import time
 from pathlib import Path
 
-from domain.errors import FfwdError
+from ffwd.domain.errors import FfwdError
 from tests.integration.workers.conftest import (
     TERMINAL,
     all_ended,

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.anonymization import AindoAnonymizer
-from adapters.anonymization.anonymizer import column_seed
-from application.spec import parse_spec
-from domain.errors import InvalidSpec
+from ffwd.adapters.anonymization import AindoAnonymizer
+from ffwd.adapters.anonymization.anonymizer import column_seed
+from ffwd.application.spec import parse_spec
+from ffwd.domain.errors import InvalidSpec
 
 PEOPLE = [
     ["id", "name", "age", "city", "joined", "note"],

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.anonymization import AindoAnonymizer
-from adapters.report import QualityReport
-from adapters.report.anonymized import compare_anonymized, describe_change
-from application.spec import parse_spec
+from ffwd.adapters.anonymization import AindoAnonymizer
+from ffwd.adapters.report import QualityReport
+from ffwd.adapters.report.anonymized import compare_anonymized, describe_change
+from ffwd.application.spec import parse_spec
 from tests.unit.report.tables import original
 
 

@@ -3,8 +3,8 @@ problem listed; tables and columns checked against the tables' headers."""
 
 import pytest
 
-from application.spec import AnonymizationSpec, GeneratorSpec, parse_spec
-from domain.errors import InvalidSpec
+from ffwd.application.spec import AnonymizationSpec, GeneratorSpec, parse_spec
+from ffwd.domain.errors import InvalidSpec
 
 
 def spec(columns: dict, **section) -> dict:

@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 from pydantic import TypeAdapter
 
-from adapters.anonymization.techniques import anonymize_column
-from application.spec import Technique
+from ffwd.adapters.anonymization.techniques import anonymize_column
+from ffwd.application.spec import Technique
 
 TECHNIQUE = TypeAdapter(Technique)
 IDS = ["C00001", "C00002", "C00003", "", "C00005"]

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from adapters.datasets.csv_tables import CsvDatasets, is_free_text
+from ffwd.adapters.datasets.csv_tables import CsvDatasets, is_free_text
 
 SAMPLE = Path(__file__).parents[3] / "adapters" / "sample_data"
 LABELS = ["very happy customer", "not happy at all", "would buy again soon"]

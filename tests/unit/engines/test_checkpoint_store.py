@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from adapters.checkpoints import FileCheckpointStore, phase_dir
+from ffwd.adapters.checkpoints import FileCheckpointStore, phase_dir
 
 ARRAYS = {
     "t0.W": np.arange(12, dtype=np.float64).reshape(3, 4),

@@ -4,7 +4,7 @@ from datetime import date
 
 import numpy as np
 
-from adapters.engines.reference.encoding import (
+from ffwd.adapters.engines.reference.encoding import (
     MAX_CATEGORIES,
     RARE,
     BinnedEncoder,

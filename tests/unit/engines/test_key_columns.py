@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from adapters.engines.reference.keys import KeyFormat, fit_key
+from ffwd.adapters.engines.reference.keys import KeyFormat, fit_key
 
 RNG = np.random.default_rng(5)
 

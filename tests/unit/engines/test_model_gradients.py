@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from adapters.engines.reference.chars import fit_vocabulary
-from adapters.engines.reference.encoding import fit_encoder
-from adapters.engines.reference.keys import fit_key
-from adapters.engines.reference.tabular import TableModel
-from adapters.engines.reference.text import CharModel
+from ffwd.adapters.engines.reference.chars import fit_vocabulary
+from ffwd.adapters.engines.reference.encoding import fit_encoder
+from ffwd.adapters.engines.reference.keys import fit_key
+from ffwd.adapters.engines.reference.tabular import TableModel
+from ffwd.adapters.engines.reference.text import CharModel
 
 RNG = np.random.default_rng(3)
 ROWS = np.array([0, 3, 4, 8, 11])

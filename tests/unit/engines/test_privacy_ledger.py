@@ -7,7 +7,7 @@ import pytest
 from dp_accounting import GaussianDpEvent, PoissonSampledDpEvent
 from dp_accounting.rdp import RdpAccountant
 
-from adapters.engines.reference.privacy import (
+from ffwd.adapters.engines.reference.privacy import (
     PrivacyLedger,
     accounting,
     add_noise,

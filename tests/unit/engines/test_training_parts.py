@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from adapters.engines.reference.encoding import fit_encoder
-from adapters.engines.reference.optim import Adam
-from adapters.engines.reference.phases import Group, Phase, Stream, split_rows
-from adapters.engines.reference.tabular import TableModel
-from application.spec import DifferentialPrivacySpec
+from ffwd.adapters.engines.reference.encoding import fit_encoder
+from ffwd.adapters.engines.reference.optim import Adam
+from ffwd.adapters.engines.reference.phases import Group, Phase, Stream, split_rows
+from ffwd.adapters.engines.reference.tabular import TableModel
+from ffwd.application.spec import DifferentialPrivacySpec
 
 
 def test_adam_state_round_trips():

@@ -2,9 +2,9 @@
 
 import pytest
 
-from adapters.notify.config import LogEndpoint, WebhookEndpoint, load_config
-from adapters.notify.notices import DEFAULT_EVENTS
-from domain.errors import InvalidSpec
+from ffwd.adapters.notify.config import LogEndpoint, WebhookEndpoint, load_config
+from ffwd.adapters.notify.notices import DEFAULT_EVENTS
+from ffwd.domain.errors import InvalidSpec
 
 YAML = """
 link_base: https://ffwd.example.com

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from adapters.notify.delivery import EndpointDelivery, LogSource, RetryPolicy
-from adapters.notify.logs import LogNotifier
-from adapters.notify.memory import InMemoryNotifier
-from adapters.notify.notices import ALL_TYPES, DEFAULT_EVENTS
-from adapters.notify.recorder import delivery_recorder
-from adapters.storage.event_store import EventSourcedStore
-from domain.generator import Generator
+from ffwd.adapters.notify.delivery import EndpointDelivery, LogSource, RetryPolicy
+from ffwd.adapters.notify.logs import LogNotifier
+from ffwd.adapters.notify.memory import InMemoryNotifier
+from ffwd.adapters.notify.notices import ALL_TYPES, DEFAULT_EVENTS
+from ffwd.adapters.notify.recorder import delivery_recorder
+from ffwd.adapters.storage.event_store import EventSourcedStore
+from ffwd.domain.generator import Generator
 
 FAST = RetryPolicy(max_attempts=3, backoff_s=0.001, max_backoff_s=0.002)
 

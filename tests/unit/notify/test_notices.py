@@ -4,7 +4,7 @@ from uuid import uuid4
 
 import pytest
 
-from adapters.notify.notices import (
+from ffwd.adapters.notify.notices import (
     ALL_TYPES,
     DEFAULT_EVENTS,
     TOPICS,
@@ -13,7 +13,7 @@ from adapters.notify.notices import (
     payload,
     topics_of,
 )
-from domain.generator import Generator
+from ffwd.domain.generator import Generator
 
 
 def test_every_event_class_but_heartbeats_has_a_notice_type() -> None:

@@ -6,7 +6,7 @@ import hmac
 
 import pytest
 
-from adapters.notify.signing import (
+from ffwd.adapters.notify.signing import (
     InvalidSignature,
     signature,
     signed_headers,

@@ -1,7 +1,7 @@
 import numpy as np
 
-from adapters.report.columns import EMPTY, INVALID, OTHER, bin_column, kind_of
-from adapters.report.measures import binned_distance
+from ffwd.adapters.report.columns import EMPTY, INVALID, OTHER, bin_column, kind_of
+from ffwd.adapters.report.measures import binned_distance
 
 
 def test_kinds_are_told_apart():

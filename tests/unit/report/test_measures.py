@@ -2,8 +2,8 @@ from collections import Counter
 
 import numpy as np
 
-from adapters.report.columns import Binned
-from adapters.report.measures import (
+from ffwd.adapters.report.columns import Binned
+from ffwd.adapters.report.measures import (
     associations,
     binned_distance,
     counted_distance,

@@ -1,5 +1,5 @@
-from adapters.report.page import render
-from adapters.report.quality import compare_table, summarize
+from ffwd.adapters.report.page import render
+from ffwd.adapters.report.quality import compare_table, summarize
 from tests.unit.report.tables import original, shuffled
 
 COLUMNS = ["id", "segment", "age", "income", "joined", "bio"]

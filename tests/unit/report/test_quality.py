@@ -1,6 +1,6 @@
 import pytest
 
-from adapters.report.quality import compare_table, summarize
+from ffwd.adapters.report.quality import compare_table, summarize
 from tests.unit.report.tables import original, shuffled, uniform
 
 COLUMNS = ["id", "segment", "age", "income", "joined", "bio"]

@@ -1,0 +1,5 @@
+"""`python -m ffwd` is `ffwd`."""
+
+from ffwd.adapters.cli import main
+
+main()
