@@ -37,8 +37,9 @@ test: system-deps lint
 demo: $(CORE)
 	$(BIN)/ffwd demo
 
+# `make bench ARGS="--only startup"` runs one module; `python -m benchmarks --help` lists them.
 bench: $(FULL)
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(ARGS)
 
 clean:
 	rm -rf $(VENV) .ffwd .pytest_cache .hypothesis

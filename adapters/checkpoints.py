@@ -1,4 +1,8 @@
-"""Model checkpoints as files: numpy arrays in an `.npz` plus a small JSON meta."""
+"""Model checkpoints as files: numpy arrays in an `.npz` plus a small JSON meta.
+
+numpy loads with the first save or load: a process that only deletes a cancelled
+generator's checkpoints (`ffwd cancel`) never needs it.
+"""
 
 import json
 import os
@@ -6,9 +10,10 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 _COMPONENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _PHASE = re.compile(r"^[a-z]+(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,63})?$")
@@ -46,9 +51,11 @@ class FileCheckpointStore:
         generator_id: str,
         phase_id: str,
         checkpoint_id: str,
-        arrays: dict[str, np.ndarray],
+        arrays: dict[str, "np.ndarray"],
         meta: dict[str, Any],
     ) -> None:
+        import numpy as np
+
         for key in arrays:
             if not _ARRAY_KEY.fullmatch(key) or key in _RESERVED_KEYS:
                 raise ValueError(f"unsafe array name: {key!r}")
@@ -62,7 +69,9 @@ class FileCheckpointStore:
 
     def load(
         self, generator_id: str, phase_id: str, checkpoint_id: str
-    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    ) -> tuple[dict[str, "np.ndarray"], dict[str, Any]]:
+        import numpy as np
+
         npz, meta_file = self._files(generator_id, phase_id, checkpoint_id)
         if not meta_file.is_file():
             raise FileNotFoundError(

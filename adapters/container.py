@@ -1,37 +1,65 @@
-"""The composition root: which adapters serve which ports, chosen from configuration."""
+"""The composition root: which adapters serve which ports, chosen from configuration.
+
+dependency-injector's providers in a plain class: `dependency_injector.containers` imports
+its wiring module, which imports FastAPI where it is installed (~0.2 s on every command), and
+nothing here is wired. Adapters that load heavy libraries (numpy, torch, pandas) are imported
+by their providers when first built, so `ffwd stop` loads none of them (ADR 0019).
+"""
 
 import os
 import random
 import socket
 import time
+from functools import partial
 
-from dependency_injector import containers, providers
+from dependency_injector import providers
 from eventsourcing.persistence import PersistenceError
 
-from ffwd.adapters.anonymization import AindoAnonymizer
-from ffwd.adapters.checkpoints import FileCheckpointStore
 from ffwd.adapters.datasets.csv_tables import CsvDatasets
-from ffwd.adapters.engines import mostlyai
-from ffwd.adapters.engines.reference.engine import ReferenceEngine
-from ffwd.adapters.report.writer import QualityReport
+from ffwd.adapters.engines.registry import Engines, Factory
 from ffwd.adapters.storage.event_store import EventSourcedStore
 from ffwd.adapters.storage.follower import PollingFollower
 from ffwd.adapters.storage.urls import DEFAULT_STORE
 from ffwd.adapters.workspace import FileWorkspace
+from ffwd.application.orchestrator import Orchestrator
 from ffwd.application.ports import EventFeed
 from ffwd.application.service import GeneratorService
 from ffwd.application.spec_check import SpecCheck
+from ffwd.application.training import Anonymizer, ReportWriter, TrainingEngine
 
 DEFAULT_DATA = ".ffwd/data"
 
 
-def _real_engines(data) -> dict[str, providers.Provider]:
-    """Engines of installed extras, registered without importing them (ADR 0015): the
-    mostlyai adapter loads torch and the engine only when a phase trains."""
-    found = {}
-    if mostlyai.installed():
-        found["mostlyai"] = providers.Singleton(mostlyai.MostlyAIEngine, root=data)
-    return found
+def reference_engine(data: str) -> TrainingEngine:
+    from ffwd.adapters.checkpoints import FileCheckpointStore
+    from ffwd.adapters.engines.reference.engine import ReferenceEngine
+
+    return ReferenceEngine(FileCheckpointStore(data))
+
+
+def extra_engines(data: str) -> dict[str, Factory]:
+    """The engines of installed extras (ADR 0015), found without importing them."""
+    from ffwd.adapters.engines import mostlyai
+
+    if not mostlyai.installed():
+        return {}
+    return {"mostlyai": partial(mostlyai.MostlyAIEngine, root=data)}
+
+
+def engines(data: str) -> Engines:
+    return Engines({"reference": partial(reference_engine, data)}, partial(extra_engines, data))
+
+
+def quality_report() -> ReportWriter:
+    from ffwd.adapters.report.writer import QualityReport
+
+    return QualityReport()
+
+
+def anonymizer() -> Anonymizer:
+    from ffwd.adapters.anonymization import AindoAnonymizer
+
+    return AindoAnonymizer()
 
 
 def open_store(url: str, attempts: int = 5) -> EventSourcedStore:
@@ -58,44 +86,44 @@ def event_feed(store: EventSourcedStore) -> EventFeed:
     return PollingFollower(store)
 
 
-class Container(containers.DeclarativeContainer):
-    config = providers.Configuration()
-    store = providers.Singleton(open_store, url=config.store)
-    datasets = providers.Singleton(CsvDatasets)
-    checkpoints = providers.Singleton(FileCheckpointStore, root=config.data)
-    engines = providers.Dict(
-        reference=providers.Singleton(ReferenceEngine, checkpoints), **_real_engines(config.data)
-    )
-    reports = providers.Singleton(QualityReport)
-    anonymizer = providers.Singleton(AindoAnonymizer)
-    workspace = providers.Singleton(FileWorkspace, root=config.data)
-    feed = providers.Singleton(event_feed, store=store)
-    spec_check = providers.Singleton(
-        SpecCheck, datasets=datasets, engines=engines, anonymizer=anonymizer
-    )
-    service = providers.Singleton(
-        GeneratorService,
-        store=store,
-        datasets=datasets,
-        engines=engines,
-        reports=reports,
-        workspace=workspace,
-        feed=feed,
-        anonymizer=anonymizer,
-        worker=config.worker,
-    )
+class Container:
+    """One provider per port; override one (`container.anonymizer.override(...)`) before the
+    first `container.service()` to swap an adapter."""
+
+    def __init__(self, store: str, data: str, worker: str) -> None:
+        self.store = providers.Singleton(open_store, url=store)
+        self.datasets = providers.Singleton(CsvDatasets)
+        self.engines = providers.Singleton(engines, data)
+        self.reports = providers.Singleton(quality_report)
+        self.anonymizer = providers.Singleton(anonymizer)
+        self.workspace = providers.Singleton(FileWorkspace, root=data)
+        self.feed = providers.Singleton(event_feed, store=self.store)
+        self.spec_check = providers.Singleton(
+            SpecCheck, datasets=self.datasets, engines=self.engines, anonymizer=self.anonymizer
+        )
+        # Called by the service as pipelines(service, **options): an Orchestrator each time.
+        self.pipelines = providers.Factory(
+            Orchestrator,
+            engines=self.engines,
+            reports=self.reports,
+            workspace=self.workspace,
+            anonymizer=self.anonymizer,
+        )
+        self.service = providers.Singleton(
+            GeneratorService,
+            store=self.store,
+            check_spec=self.spec_check,
+            engines=self.engines,
+            pipelines=self.pipelines.provider,
+            workspace=self.workspace,
+            feed=self.feed,
+            worker=worker,
+        )
 
 
 def build_container(store: str | None = None, data: str | None = None) -> Container:
-    container = Container()
-    container.config.from_dict(
-        {
-            "store": store or DEFAULT_STORE,
-            "data": data or DEFAULT_DATA,
-            "worker": f"{socket.gethostname()}:{os.getpid()}",  # one name per process
-        }
-    )
-    return container
+    worker = f"{socket.gethostname()}:{os.getpid()}"  # one name per process
+    return Container(store or DEFAULT_STORE, data or DEFAULT_DATA, worker)
 
 
 def build_service(store: str | None = None, data: str | None = None) -> GeneratorService:

@@ -1,6 +1,4 @@
-"""Use cases and ports of ffwd: what embedded callers, the CLI and the HTTP API drive."""
+"""Use cases and ports of ffwd: what embedded callers, the CLI and the HTTP API drive.
 
-from ffwd.application.spec import GeneratorSpec
-from ffwd.application.views import GeneratorSummary, GeneratorView, HistoryEntry
-
-__all__ = ["GeneratorSpec", "GeneratorSummary", "GeneratorView", "HistoryEntry"]
+Import what you use from its module (`ffwd.application.spec`, `ffwd.application.views`):
+this package imports nothing, so a command loads only the models it needs."""

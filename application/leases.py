@@ -2,26 +2,27 @@
 that renews the lease, heartbeats for steps, hearing a takeover, counters that go on)."""
 
 import logging
+import random
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from ffwd.application.control import PhaseControl, Progress
-from ffwd.application.training import (
-    PhaseInterrupted,
-)
+from ffwd.application.ports import RunnerCommands
+from ffwd.application.training import PhaseInterrupted
 from ffwd.domain import errors
 from ffwd.domain.generator import Generator
 from ffwd.domain.lifecycle import PENDING, SUCCEEDED
 from ffwd.domain.parts import TABULAR
 
-if TYPE_CHECKING:
-    from ffwd.application.orchestrator import Orchestrator
-    from ffwd.application.service import GeneratorService
-
+T = TypeVar("T")
 log = logging.getLogger(__name__)
+# How long a runner's report keeps being retried while the store is unreachable (a restart,
+# a network cut); the part's lease usually expires first, and the retry then hears it lost.
+STORE_RETRY_S = 120.0
 
 
 class LeaseLost(PhaseInterrupted):
@@ -48,19 +49,37 @@ def next_part(g: Generator, now: datetime) -> tuple[str | None, bool]:
     return None, False
 
 
+def durably(report: Callable[[], T], what: str) -> T:
+    """A runner's report, retried while the store fails (not while it refuses: a domain
+    error or a lost lease goes straight up), for up to STORE_RETRY_S."""
+    deadline = time.monotonic() + STORE_RETRY_S
+    wait = 0.05
+    while True:
+        try:
+            return report()
+        except (errors.FfwdError, PhaseInterrupted):
+            raise
+        except Exception as e:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("%s: the store failed (%s); trying again", what, e)
+            time.sleep(random.uniform(wait / 2, wait))
+            wait = min(2.0, wait * 2)
+
+
 class Heartbeat:
     """Renews a running step's lease from a background thread while its work goes on."""
 
     def __init__(
         self,
-        service: "GeneratorService",
+        commands: RunnerCommands,
         generator_id: UUID,
         part: str,
         attempt: int,
         every_s: float,
     ) -> None:
         self._stop = threading.Event()
-        self._beat = lambda: service.heartbeat(generator_id, part, attempt)
+        self._beat = lambda: commands.heartbeat(generator_id, part, attempt)
         self._every_s = every_s
         self._thread = threading.Thread(target=self._run, name="ffwd-heartbeat", daemon=True)
 
@@ -89,14 +108,13 @@ class Reporter:
 
     def __init__(
         self,
-        orchestrator: "Orchestrator",
+        commands: RunnerCommands,
         generator_id: UUID,
         phase_id: str,
         attempt: int,
         last_kept: dict | None,
     ) -> None:
-        self._orchestrator = orchestrator
-        self._service = orchestrator.service
+        self._commands = commands
         self._gid, self._phase, self._attempt = generator_id, phase_id, attempt
         # The kept checkpoint the store knows of (after a takeover: the one resumed from).
         self.recorded_kept: str | None = (last_kept or {}).get("id")
@@ -111,13 +129,11 @@ class Reporter:
 
     def record_kept(self, p: Progress) -> None:
         """Store a newly kept checkpoint before the engine deletes the one it supersedes."""
-        self._orchestrator._durably(
-            lambda: self._record(p), f"recording the checkpoint of {self._phase}"
-        )
+        durably(lambda: self._record(p), f"recording the checkpoint of {self._phase}")
 
     def _record(self, p: Progress) -> None:
         try:
-            self._service.record_progress(
+            self._commands.record_progress(
                 self._gid,
                 self._phase,
                 self._attempt,

@@ -6,15 +6,12 @@ PhaseControl whose flags follow the stored events of its generator, so a stop st
 anyone reaches the engine at its next step boundary and a cancel interrupts it.
 """
 
-import logging
-import random
-import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from ffwd.application.leases import (
@@ -26,10 +23,11 @@ from ffwd.application.leases import (
     Reporter,
     TakeoverWatch,
     counters_behind,
+    durably,
     next_part,
 )
 from ffwd.application.phase_follower import PhaseFollower
-from ffwd.application.ports import Workspace
+from ffwd.application.ports import RunnerCommands, Workspace
 from ffwd.application.spec import GeneratorSpec
 from ffwd.application.training import (
     Anonymizer,
@@ -43,21 +41,13 @@ from ffwd.domain.generator import ANONYMIZATION, DEFAULT_LEASE_S, Generator
 from ffwd.domain.lifecycle import CANCELLED, PENDING, SUCCEEDED, TERMINAL
 from ffwd.domain.parts import TABULAR
 
-if TYPE_CHECKING:
-    from ffwd.application.service import GeneratorService
-
 Claim = Callable[[], int]
-T = TypeVar("T")
-log = logging.getLogger(__name__)
-# How long a runner's report keeps being retried while the store is unreachable (a restart,
-# a network cut); the part's lease usually expires first, and the retry then hears it lost.
-STORE_RETRY_S = 120.0
 
 
 class Orchestrator:
     def __init__(
         self,
-        service: "GeneratorService",
+        commands: RunnerCommands,
         engines: Mapping[str, TrainingEngine],
         reports: ReportWriter,
         workspace: Workspace,
@@ -67,7 +57,7 @@ class Orchestrator:
         progress_interval_s: float = 1.0,
         lease_s: float = DEFAULT_LEASE_S,
     ) -> None:
-        self.service = service
+        self.commands = commands
         self.engines = engines
         self.reports = reports
         self.workspace = workspace
@@ -79,7 +69,7 @@ class Orchestrator:
 
     def run(self, generator_id: UUID) -> None:
         """Execute every pending part of the pipeline, in order, until the generator ends."""
-        g = self.service.get_generator(generator_id)
+        g = self.commands.get_generator(generator_id)
         spec = GeneratorSpec.model_validate(g.spec)
         engine = None if g.kind == ANONYMIZATION else self._engine(spec)
         with self._ended_by_others(generator_id):
@@ -97,7 +87,7 @@ class Orchestrator:
     def work_on(self, generator_id: UUID, now: datetime) -> bool:
         """Claim one runnable part and run it; False when there is none to claim (all done,
         waiting for another part, or held by a live worker) or another worker won the race."""
-        g = self.service.get_generator(generator_id)
+        g = self.commands.get_generator(generator_id)
         if g.state in TERMINAL:
             return False
         part, takeover = next_part(g, now)
@@ -135,7 +125,7 @@ class Orchestrator:
         try:
             yield
         except (errors.FfwdError, PhaseInterrupted):
-            if self.service.get_generator(generator_id).state not in TERMINAL:
+            if self.commands.get_generator(generator_id).state not in TERMINAL:
                 raise
         finally:
             self.discard_cancelled(generator_id)
@@ -147,14 +137,14 @@ class Orchestrator:
         def claim() -> int:
             try:
                 if takeover:
-                    return self.service.take_over(
+                    return self.commands.take_over(
                         generator_id, part, self.worker, now, lease_s=self.lease_s
                     )
-                if part in self.service.get_generator(generator_id).phases:
-                    return self.service.start_phase(
+                if part in self.commands.get_generator(generator_id).phases:
+                    return self.commands.start_phase(
                         generator_id, part, self.worker, lease_s=self.lease_s
                     )
-                return self.service.start_step(
+                return self.commands.start_step(
                     generator_id, part, self.worker, lease_s=self.lease_s
                 )
             except (errors.InvalidTransition, errors.PhaseAlreadyFinished) as e:
@@ -172,29 +162,12 @@ class Orchestrator:
         """Delete a cancelled generator's files (a worker sweeping up after a cancel that
         landed between two parts, when no runner was there to see it); False if not
         cancelled."""
-        g = self.service.get_generator(generator_id)
+        g = self.commands.get_generator(generator_id)
         if g.state != CANCELLED:
             return False
         engine = None if g.kind == ANONYMIZATION else self.engines.get(g.spec.get("engine", ""))
         self.discard(generator_id, engine)
         return True
-
-    def _durably(self, report: Callable[[], T], what: str) -> T:
-        """A runner's report, retried while the store fails (not while it refuses: a domain
-        error or a lost lease goes straight up), for up to STORE_RETRY_S."""
-        deadline = time.monotonic() + STORE_RETRY_S
-        wait = 0.05
-        while True:
-            try:
-                return report()
-            except (errors.FfwdError, PhaseInterrupted):
-                raise
-            except Exception as e:
-                if time.monotonic() > deadline:
-                    raise
-                log.warning("%s: the store failed (%s); trying again", what, e)
-                time.sleep(random.uniform(wait / 2, wait))
-                wait = min(2.0, wait * 2)
 
     # Training phases.
 
@@ -219,20 +192,20 @@ class Orchestrator:
         engine: TrainingEngine,
         claim: Claim | None = None,
     ) -> None:
-        if self.service.get_generator(generator_id).state in TERMINAL:
+        if self.commands.get_generator(generator_id).state in TERMINAL:
             return
         claim = claim or (
-            lambda: self.service.start_phase(generator_id, phase_id, self.worker, self.lease_s)
+            lambda: self.commands.start_phase(generator_id, phase_id, self.worker, self.lease_s)
         )
         follower = PhaseFollower(generator_id, phase_id)
         takeovers = TakeoverWatch(generator_id, phase_id)
-        unsubscribe = self.service.subscribe(follower)
-        unwatch = self.service.subscribe(takeovers)
+        unsubscribe = self.commands.subscribe(follower)
+        unwatch = self.commands.subscribe(takeovers)
         try:
             attempt = claim()
-            g = self.service.get_generator(generator_id)
+            g = self.commands.get_generator(generator_id)
             phase = g.phases[phase_id]
-            reporter = Reporter(self, generator_id, phase_id, attempt, phase.last_kept)
+            reporter = Reporter(self.commands, generator_id, phase_id, attempt, phase.last_kept)
             control = LeasedControl(
                 spec.training,
                 reporter,
@@ -284,17 +257,17 @@ class Orchestrator:
     def _report_end(self, generator_id: UUID, phase_id: str, attempt: int, **outcome: Any) -> None:
         def finish() -> None:
             try:
-                self.service.finish_phase(generator_id, phase_id, attempt, **outcome)
+                self.commands.finish_phase(generator_id, phase_id, attempt, **outcome)
             except errors.StaleRunner as e:
                 raise LeaseLost(str(e)) from e
             except errors.PhaseAlreadyFinished:
                 # The store failed after committing our report, and the retry found it
                 # stored: that is success, not a refusal.
-                phase = self.service.get_generator(generator_id).phases[phase_id]
+                phase = self.commands.get_generator(generator_id).phases[phase_id]
                 if not (phase.state == SUCCEEDED and phase.attempt == attempt):
                     raise
 
-        self._durably(finish, f"finishing {phase_id} of {generator_id}")
+        durably(finish, f"finishing {phase_id} of {generator_id}")
 
     def _fail(self, generator_id: UUID, phase_id: str, attempt: int, e: Exception) -> None:
         message = f"{type(e).__name__}: {e}"
@@ -304,11 +277,11 @@ class Orchestrator:
 
         def fail() -> None:
             try:
-                self.service.fail_phase(generator_id, phase_id, attempt, message)
+                self.commands.fail_phase(generator_id, phase_id, attempt, message)
             except errors.StaleRunner as stale:
                 raise LeaseLost(str(stale)) from stale
 
-        self._durably(fail, f"failing {phase_id} of {generator_id}")
+        durably(fail, f"failing {phase_id} of {generator_id}")
 
     # Pipeline steps.
 
@@ -319,7 +292,7 @@ class Orchestrator:
         engine: TrainingEngine,
         claim: Claim | None = None,
     ) -> None:
-        g = self.service.get_generator(generator_id)
+        g = self.commands.get_generator(generator_id)
         if any(p.state != SUCCEEDED for p in g.phases.values()):
             return
         out = self.workspace.outputs_dir(str(generator_id))
@@ -352,7 +325,7 @@ class Orchestrator:
         tables: str,
         claim: Claim | None = None,
     ) -> None:
-        g = self.service.get_generator(generator_id)
+        g = self.commands.get_generator(generator_id)
         if g.steps[after].state != SUCCEEDED:
             return
         out = self.workspace.outputs_dir(str(generator_id))
@@ -368,9 +341,9 @@ class Orchestrator:
         claim: Claim | None = None,
     ) -> None:
         if claim is None:
-            if self.service.get_generator(generator_id).steps[step_id].state != PENDING:
+            if self.commands.get_generator(generator_id).steps[step_id].state != PENDING:
                 return
-            claim = lambda: self.service.start_step(  # noqa: E731
+            claim = lambda: self.commands.start_step(  # noqa: E731
                 generator_id, step_id, self.worker, self.lease_s
             )
         attempt = claim()
@@ -381,21 +354,21 @@ class Orchestrator:
             except errors.StaleRunner as e:
                 raise LeaseLost(str(e)) from e
 
-        with Heartbeat(self.service, generator_id, step_id, attempt, self.lease_s / 3):
+        with Heartbeat(self.commands, generator_id, step_id, attempt, self.lease_s / 3):
             try:
                 outputs = work()
             except Exception as e:  # the step fails, and the generator with it, saying why
                 error = f"{type(e).__name__}: {e}"
-                self._durably(
+                durably(
                     lambda: report(
-                        lambda: self.service.fail_step(generator_id, step_id, attempt, error)
+                        lambda: self.commands.fail_step(generator_id, step_id, attempt, error)
                     ),
                     f"failing {step_id} of {generator_id}",
                 )
                 return
-        self._durably(
+        durably(
             lambda: report(
-                lambda: self.service.finish_step(generator_id, step_id, attempt, outputs)
+                lambda: self.commands.finish_step(generator_id, step_id, attempt, outputs)
             ),
             f"finishing {step_id} of {generator_id}",
         )

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
@@ -60,6 +61,61 @@ class Datasets(Protocol):
 
 
 EventListener = Callable[[Sequence[Any]], None]
+
+
+class RunnerCommands(Protocol):
+    """What the runners of a pipeline tell a generator, and what they read of it: the narrow
+    port through which the orchestrator drives the aggregate (the service implements it)."""
+
+    def get_generator(self, generator: UUID | str, at_version: int | None = None) -> Generator:
+        """The generator now (or at `at_version`)."""
+
+    def subscribe(self, listener: EventListener) -> Callable[[], None]:
+        """Hear every event stored from now on; returns the function that stops it."""
+
+    def start_phase(self, generator: UUID, phase: str, worker: str, lease_s: float) -> int:
+        """Claim a pending phase; its attempt number."""
+
+    def record_progress(self, generator: UUID, phase: str, attempt: int, **metrics: Any) -> None:
+        """Counters and metrics of a running phase (renews its lease)."""
+
+    def finish_phase(self, generator: UUID, phase: str, attempt: int, **outcome: Any) -> list[str]:
+        """End a phase keeping its checkpoint; the recorded reasons."""
+
+    def fail_phase(self, generator: UUID, phase: str, attempt: int, error: str) -> None: ...
+
+    def start_step(self, generator: UUID, step: str, worker: str, lease_s: float) -> int:
+        """Claim a ready pipeline step; its attempt number."""
+
+    def heartbeat(self, generator: UUID, part: str, attempt: int) -> None: ...
+
+    def take_over(
+        self, generator: UUID, part: str, worker: str, now: datetime, lease_s: float
+    ) -> int:
+        """Run a part whose worker's lease expired as a new attempt; its number."""
+
+    def finish_step(
+        self, generator: UUID, step: str, attempt: int, outputs: dict[str, Any]
+    ) -> None: ...
+
+    def fail_step(self, generator: UUID, step: str, attempt: int, error: str) -> None: ...
+
+
+class Pipelines(Protocol):
+    """Runs generators' pipelines: a whole one here (`run`), or one part for a worker."""
+
+    def run(self, generator_id: UUID) -> None:
+        """Every pending part of the pipeline, in order, until the generator ends."""
+
+    def work_on(self, generator_id: UUID, now: datetime) -> bool:
+        """Claim one runnable part and run it; False when there was none to claim."""
+
+    def discard_cancelled(self, generator_id: UUID) -> bool:
+        """Delete a cancelled generator's files; False when it is not cancelled."""
+
+
+# (the commands the runners give, **options such as progress_interval_s) -> Pipelines
+PipelinesFactory = Callable[..., Pipelines]
 
 
 @runtime_checkable

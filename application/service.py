@@ -6,25 +6,25 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
-from ffwd.application.orchestrator import Orchestrator
 from ffwd.application.ports import (
     ConcurrentWrite,
-    Datasets,
     EventFeed,
     EventListener,
     GeneratorStore,
+    Pipelines,
+    PipelinesFactory,
     Workspace,
 )
 from ffwd.application.spec import GeneratorSpec
 from ffwd.application.spec_check import SpecCheck
-from ffwd.application.training import Anonymizer, ReportWriter, TrainingEngine
+from ffwd.application.training import TrainingEngine
 from ffwd.application.views import (
     GeneratorSummary,
     GeneratorView,
@@ -45,27 +45,31 @@ _HEX_PREFIX = re.compile(r"^[0-9a-f-]+$")
 
 
 class GeneratorService:
+    """The use cases: create, stop, cancel, continue, read; and, through `pipelines`, run.
+
+    `check_spec` validates specs against the world (tables, engines); `engines` are the
+    engines it and `pipelines` know (one mapping, shared); `pipelines(self, **options)` builds
+    what runs pipelines, driving generators through this service's runner-facing commands.
+    """
+
     def __init__(
         self,
         store: GeneratorStore,
-        datasets: Datasets,
+        check_spec: SpecCheck,
         *,
-        engines: Mapping[str, TrainingEngine] | None = None,
-        reports: ReportWriter | None = None,
+        engines: MutableMapping[str, TrainingEngine] | None = None,
+        pipelines: PipelinesFactory | None = None,
         workspace: Workspace | None = None,
         feed: EventFeed | None = None,
-        anonymizer: Anonymizer | None = None,
         worker: str = "local",
         max_retries: int = 20,
     ) -> None:
         self.store = store
-        self.datasets = datasets
-        self.engines = dict(engines or {})
-        self.reports = reports
+        self.check_spec = check_spec
+        self.engines: MutableMapping[str, TrainingEngine] = {} if engines is None else engines
         self.workspace = workspace
         self.feed = feed
-        self.anonymizer = anonymizer
-        self.check_spec = SpecCheck(datasets, self.engines, anonymizer)
+        self._pipelines = pipelines
         self.worker = worker
         self.max_retries = max_retries
         self._listeners: list[EventListener] = []
@@ -82,19 +86,11 @@ class GeneratorService:
             orchestrator.run(generator_id)
         return self.get_view(generator_id)
 
-    def orchestrator(self, **options: Any) -> Orchestrator:
+    def orchestrator(self, **options: Any) -> Pipelines:
         """What runs pipelines for this service: `run` here, or `work_on` in a worker."""
-        if self.reports is None or self.workspace is None:
+        if self._pipelines is None:
             raise errors.NotApplicable("this service was built without engines to run generators")
-        return Orchestrator(
-            self,
-            self.engines,
-            self.reports,
-            self.workspace,
-            anonymizer=self.anonymizer,
-            worker=self.worker,
-            **options,
-        )
+        return self._pipelines(self, **{"worker": self.worker, **options})
 
     @contextmanager
     def following(self) -> Iterator[None]:
@@ -179,7 +175,7 @@ class GeneratorService:
             g.cancel(requested_by)
 
         view = self._command_then_view(generator, cancel)
-        if not running and self.reports is not None and self.workspace is not None:
+        if not running and self._pipelines is not None:
             # No runner holds its files, so none will see the cancel and delete them (a worker
             # would sweep them up at its next look for work): delete them now.
             self.orchestrator().discard_cancelled(view.id)

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, PlainSerializer
+from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from ffwd.domain.generator import Generator
 from ffwd.domain.parts import TABULAR, TEXT, Phase, Step
@@ -18,14 +18,19 @@ def _utc_seconds(moment: datetime) -> str:
 Timestamp = Annotated[datetime, PlainSerializer(_utc_seconds, when_used="json")]
 
 
-class CheckpointView(BaseModel):
+class View(BaseModel):
+    # Built at first use: `ffwd list` needs one of these models, not all of them.
+    model_config = ConfigDict(defer_build=True)
+
+
+class CheckpointView(View):
     id: str
     epoch: int
     step: int
     val_loss: float | None = None
 
 
-class PhaseView(BaseModel):
+class PhaseView(View):
     id: str
     kind: str
     table: str | None
@@ -45,7 +50,7 @@ class PhaseView(BaseModel):
     error: str | None
 
 
-class StepView(BaseModel):
+class StepView(View):
     id: str
     state: str
     started_at: Timestamp | None
@@ -53,7 +58,7 @@ class StepView(BaseModel):
     error: str | None
 
 
-class GeneratorView(BaseModel):
+class GeneratorView(View):
     id: UUID
     name: str
     kind: str
@@ -69,7 +74,7 @@ class GeneratorView(BaseModel):
     spec: dict[str, Any]
 
 
-class GeneratorSummary(BaseModel):
+class GeneratorSummary(View):
     id: UUID
     name: str
     kind: str
@@ -79,7 +84,7 @@ class GeneratorSummary(BaseModel):
     parent: UUID | None
 
 
-class HistoryEntry(BaseModel):
+class HistoryEntry(View):
     version: int
     timestamp: Timestamp
     type: str

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from ffwd.application.ports import Pipelines
 from ffwd.domain.lifecycle import CANCELLED, TERMINAL
 
 if TYPE_CHECKING:
-    from ffwd.application.orchestrator import Orchestrator
     from ffwd.application.service import GeneratorService
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ class Worker:
     def __init__(
         self,
         service: "GeneratorService",
-        orchestrator: "Orchestrator",
+        orchestrator: Pipelines,
         *,
         concurrency: int = 1,
         poll_s: float = 1.0,

@@ -9,11 +9,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import control, engines, http, storage, workers
+from benchmarks import control, engines, http, startup, storage, workers
 from benchmarks.results import Record, write_results
 
 # Each module has `run(folder, scale) -> list[Record]`; add new benchmark modules here.
 MODULES = {
+    "startup": startup,
     "storage": storage,
     "control": control,
     "http": http,

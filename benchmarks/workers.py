@@ -107,8 +107,7 @@ def _bench_worker(store: str, data: str, engine: Any, poll_s: float) -> None:
 
     svc = build_service(store, data)
     svc.engines["bench"] = engine
-    svc.reports = _NoReport()
-    worker = Worker(svc, svc.orchestrator(), poll_s=poll_s)
+    worker = Worker(svc, svc.orchestrator(reports=_NoReport()), poll_s=poll_s)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     worker.run()
 

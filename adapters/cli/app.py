@@ -1,4 +1,8 @@
-"""The `ffwd` command line: every command of the public contract."""
+"""The `ffwd` command line: every command of the public contract.
+
+Each command imports what it uses when it runs: `ffwd --help`, `stop`, `cancel`, `show`,
+`history` and `list` load neither the web server nor the engines (ADR 0019).
+"""
 
 import contextlib
 import json
@@ -7,18 +11,23 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from ffwd.adapters.cli.live import run_in_terminal, watch, who
-from ffwd.adapters.cli.notify import NotifyOption, notify_app, notify_while_running
-from ffwd.adapters.cli.panel import history_table, render
-from ffwd.adapters.cli.spec_file import load_spec_file
-from ffwd.adapters.container import DEFAULT_DATA, build_container, build_service
-from ffwd.adapters.storage.urls import DEFAULT_STORE
-from ffwd.application.service import GeneratorService
-from ffwd.application.worker import Worker
+from ffwd.adapters.cli.notify import notify_app, notify_while_running
+from ffwd.adapters.cli.options import (
+    DEFAULT_DATA,
+    DEFAULT_STORE,
+    AsJson,
+    Data,
+    Generator,
+    NotifyOption,
+    Store,
+    console,
+    service,
+    who,
+)
 from ffwd.domain.errors import FfwdError, InvalidSpec
-from ffwd.domain.generator import DEFAULT_LEASE_S
+
+DEFAULT_LEASE_S = 30.0  # the same as ffwd.domain.generator.DEFAULT_LEASE_S
 
 app = typer.Typer(
     name="ffwd",
@@ -27,35 +36,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help and usage errors: typer's rich formatting imports ~0.1 s of modules first.
+    rich_markup_mode=None,
 )
-out = Console()
-
-Store = Annotated[
-    str,
-    typer.Option(
-        "--store",
-        envvar="FFWD_STORE",
-        help="memory://, sqlite:///PATH or postgresql://user:pass@host:port/db",
-        show_default=True,
-    ),
-]
-Data = Annotated[
-    str,
-    typer.Option(
-        "--data",
-        envvar="FFWD_DATA",
-        help="Where checkpoints, synthetic data and reports go.",
-        show_default=True,
-    ),
-]
-Generator = Annotated[
-    str, typer.Argument(help="Generator id, or a unique prefix of 8+ characters.")
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a panel.")]
-
-
-def service(store: str, data: str) -> GeneratorService:
-    return build_service(store=store, data=data)
 
 
 def _print_json(payload: object) -> None:
@@ -72,6 +55,11 @@ def run(
     notify: NotifyOption = None,
 ) -> None:
     """Create a generator and run its pipeline here; prints the generator id first."""
+    from ffwd.adapters.cli.live import run_in_terminal
+    from ffwd.adapters.cli.panel import render
+    from ffwd.adapters.cli.spec_file import load_spec_file
+    from ffwd.adapters.container import build_container
+
     raw, base_dir = load_spec_file(spec)
     container = build_container(store, data)
     container.spec_check()(raw, base_dir)  # before the store opens: a rejected spec writes nothing
@@ -81,6 +69,7 @@ def run(
     print(gid, flush=True)
     if detach:
         return
+    out = console()
     view = run_in_terminal(svc, gid, out)
     out.print(render(view))
     if view.state != "succeeded":
@@ -101,14 +90,14 @@ def stop(
     view = service(store, data).request_stop(generator, phase, requested_by=who())
     p = next(p for p in view.phases if p.id == phase)
     when = "when it begins" if p.state == "pending" else "at its next step boundary"
-    out.print(f"Stop requested for {phase} of {view.id}: applied {when}.")
+    print(f"Stop requested for {phase} of {view.id}: applied {when}.")
 
 
 @app.command()
 def cancel(generator: Generator, store: Store = DEFAULT_STORE, data: Data = DEFAULT_DATA) -> None:
     """Cancel the whole generator: everything aborted, no checkpoint kept."""
     view = service(store, data).cancel(generator, requested_by=who())
-    out.print(f"Generator {view.id} is {view.state}.")
+    print(f"Generator {view.id} is {view.state}.")
 
 
 @app.command(name="continue")
@@ -148,14 +137,18 @@ def show(
     """The generator view: the Model Training panel, then the pipeline steps."""
     svc = service(store, data)
     if watch_it and not as_json:
+        from ffwd.adapters.cli.live import watch
+
         with contextlib.suppress(KeyboardInterrupt):
-            watch(svc, svc.resolve(generator), out)
+            watch(svc, svc.resolve(generator), console())
         return
     view = svc.get_view(generator)
     if as_json:
         print(view.model_dump_json(indent=2))
     else:
-        out.print(render(view))
+        from ffwd.adapters.cli.panel import render
+
+        console().print(render(view))
 
 
 @app.command()
@@ -173,13 +166,20 @@ def history(
     svc = service(store, data)
     if at is not None:
         view = svc.get_view(generator, at_version=at)
-        print(view.model_dump_json(indent=2)) if as_json else out.print(render(view))
+        if as_json:
+            print(view.model_dump_json(indent=2))
+        else:
+            from ffwd.adapters.cli.panel import render
+
+            console().print(render(view))
         return
     entries = svc.history(generator)
     if as_json:
         _print_json([e.model_dump(mode="json") for e in entries])
     else:
-        out.print(history_table(entries))
+        from ffwd.adapters.cli.panel import history_table
+
+        console().print(history_table(entries))
 
 
 @app.command(name="list")
@@ -192,7 +192,7 @@ def list_generators(
         _print_json([s.model_dump(mode="json") for s in summaries])
         return
     for s in summaries:
-        out.print(f"{s.id}  {s.state:<10} {s.kind:<14} {s.created_at:%Y-%m-%d %H:%M}  {s.name}")
+        print(f"{s.id}  {s.state:<10} {s.kind:<14} {s.created_at:%Y-%m-%d %H:%M}  {s.name}")
 
 
 @app.command()
@@ -215,6 +215,8 @@ def worker(
     """Execute queued generators from the store: claim their phases and steps one at a time
     (any number of workers may share a store). SIGTERM stops claiming and lets the parts in
     hand finish."""
+    from ffwd.application.worker import Worker
+
     svc = service(store, data)
     notify_while_running(ctx, svc.store, notify)
     work = Worker(
@@ -262,7 +264,7 @@ def demo(
     the tabular phase after a few epochs, let the rest run, print the timeline."""
     from ffwd.adapters.cli.demo import run_demo
 
-    run_demo(service(store, data), out)
+    run_demo(service(store, data), console())
 
 
 app.add_typer(notify_app, name="notify")

@@ -1,6 +1,5 @@
 """Running a generator in the terminal: the live panel, and Ctrl-C as stop, then cancel."""
 
-import getpass
 import signal
 import sys
 import threading
@@ -11,18 +10,12 @@ from uuid import UUID
 from rich.console import Console
 from rich.live import Live
 
+from ffwd.adapters.cli.options import who
 from ffwd.adapters.cli.panel import render
 from ffwd.application.service import GeneratorService
 from ffwd.application.views import GeneratorView
 
 REFRESH_S = 0.25
-
-
-def who() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "cli"
 
 
 class PipelineThread(threading.Thread):

@@ -7,33 +7,16 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from ffwd.adapters.notify.config import ENV_VAR, load_config
-from ffwd.adapters.notify.delivery import LogSource
-from ffwd.adapters.notify.notices import sample_notice, topics_of
-from ffwd.adapters.notify.recorder import delivery_recorder
-from ffwd.adapters.notify.runtime import NotificationDelivery, start_delivery
-from ffwd.adapters.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from ffwd.adapters.notify.webhook import WebhookNotifier
-from ffwd.adapters.storage.event_store import EventSourcedStore
-from ffwd.adapters.storage.urls import DEFAULT_STORE
+from ffwd.adapters.cli.options import DEFAULT_STORE, NotifyOption, console
 from ffwd.domain.errors import InvalidSpec
 
-NotifyOption = Annotated[
-    str | None,
-    typer.Option(
-        "--notify",
-        envvar=ENV_VAR,
-        metavar="CONFIG",
-        help="Deliver lifecycle notices per this YAML/JSON file while running (see README).",
-    ),
-]
+if TYPE_CHECKING:
+    from rich.table import Table
+
 Store = Annotated[str, typer.Option("--store", envvar="FFWD_STORE", help="The store to follow.")]
 PENDING_SHOWN = 1000
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -42,8 +25,8 @@ notify_app = typer.Typer(
     name="notify",
     help="Notifications: webhooks and log lines for phase and generator events.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
-out = Console()
 
 
 @notify_app.command("test")
@@ -55,6 +38,12 @@ def send_test(
     timeout_s: Annotated[float, typer.Option(help="Seconds to wait for the answer.")] = 10.0,
 ) -> None:
     """Send one signed sample delivery (a phase.succeeded notice) and print the answer."""
+    import httpx
+
+    from ffwd.adapters.notify.notices import sample_notice
+    from ffwd.adapters.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
+    from ffwd.adapters.notify.webhook import WebhookNotifier
+
     notifier = WebhookNotifier("test", url, secret, ("phase.succeeded",), timeout_s)
     notice = sample_notice()
     try:
@@ -85,6 +74,10 @@ def run_delivery(
 ) -> None:
     """Deliver notices from the store until Ctrl-C or SIGTERM; a restart goes on from the
     position kept in the store."""
+    from ffwd.adapters.notify.config import load_config
+    from ffwd.adapters.notify.runtime import start_delivery
+    from ffwd.adapters.storage.event_store import EventSourcedStore
+
     config = load_config(notify)
     events_store = EventSourcedStore(store)
     delivery = start_delivery(events_store, config)
@@ -118,6 +111,12 @@ def status(
     letters: Annotated[int, typer.Option(help="Dead letters to list per endpoint.")] = 5,
 ) -> None:
     """Each endpoint: position, what is pending, deliveries, dead letters, who delivers."""
+    from ffwd.adapters.notify.config import load_config
+    from ffwd.adapters.notify.delivery import LogSource
+    from ffwd.adapters.notify.notices import topics_of
+    from ffwd.adapters.notify.recorder import delivery_recorder
+    from ffwd.adapters.storage.event_store import EventSourcedStore
+
     config = load_config(notify)
     events_store = EventSourcedStore(store)
     try:
@@ -156,6 +155,7 @@ def status(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
+    out = console()
     out.print(_table(rows))
     for row in rows:
         for x in row["dead_letters"]:
@@ -175,6 +175,10 @@ def redeliver(
 ) -> None:
     """Send dead letters again, oldest first, with each endpoint's retries; one that goes out
     leaves the dead letters. Exits 1 if any is still a dead letter."""
+    from ffwd.adapters.notify.config import load_config
+    from ffwd.adapters.notify.runtime import NotificationDelivery
+    from ffwd.adapters.storage.event_store import EventSourcedStore
+
     config = load_config(notify)
     names = [e.name for e in config.endpoints]
     if endpoint is not None and endpoint not in names:
@@ -186,7 +190,7 @@ def redeliver(
     finally:
         delivery.close()
         events_store.close()
-    left = 0
+    left, out = 0, console()
     for name, letters in results.items():
         for letter, error in letters:
             if error is None:
@@ -214,7 +218,9 @@ def _when(seconds: float | None) -> str | None:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
 
 
-def _table(rows: list[dict[str, Any]]) -> Table:
+def _table(rows: list[dict[str, Any]]) -> "Table":
+    from rich.table import Table
+
     table = Table(title=f"Notifications ({time.strftime('%H:%M:%S')})")
     for column in ("endpoint", "state", "position", "pending", "delivered", "dead", "owner"):
         table.add_column(column)
@@ -236,4 +242,6 @@ def notify_while_running(ctx: typer.Context, store: Any, config: str | None) -> 
     """With a config, deliver from `store` until the command ends (drained then, for up to
     the config's `drain_s`): what `--notify` does on `run` and `worker`."""
     if config:
+        from ffwd.adapters.notify.runtime import start_delivery
+
         ctx.call_on_close(start_delivery(store, config).stop)

@@ -1,4 +1,8 @@
-"""The ReportWriter port: read original and synthetic tables, write report.json and report.html."""
+"""The ReportWriter port: read original and synthetic tables, write report.json and report.html.
+
+The measures (numpy) load with the first report: a process that only deletes a cancelled
+generator's files (`ffwd cancel`) builds this writer and never needs them.
+"""
 
 import csv
 import json
@@ -6,9 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ffwd.adapters.datasets.csv_tables import read_rows
-from ffwd.adapters.report.anonymized import compare_anonymized, summarize_anonymized
 from ffwd.adapters.report.page import render
-from ffwd.adapters.report.quality import compare_table, summarize
 from ffwd.application.ports import DatasetProblem
 from ffwd.application.spec import GeneratorSpec
 
@@ -22,6 +24,8 @@ class QualityReport:
     def write(
         self, spec: GeneratorSpec, synthetic: Mapping[str, str], out_dir: str
     ) -> dict[str, str]:
+        from ffwd.adapters.report.quality import compare_table, summarize
+
         if spec.kind == "anonymization":
             report = _rounded(anonymization_report(spec, synthetic))
         else:
@@ -41,6 +45,8 @@ class QualityReport:
 
 def anonymization_report(spec: GeneratorSpec, anonymized: Mapping[str, str]) -> dict:
     """Each anonymized table against its original: the changes per column and the utility."""
+    from ffwd.adapters.report.anonymized import compare_anonymized, summarize_anonymized
+
     settings = spec.anonymization.columns if spec.anonymization else {}
     tables = {}
     for table in spec.tables:

@@ -41,7 +41,7 @@ def open_service(tmp_path: Path) -> Iterator[Callable[..., GeneratorService]]:
 
     def open_(url: str, **kwargs: Any) -> GeneratorService:
         svc = build_service(store=url, data=str(tmp_path / "data"))
-        opened.append(GeneratorService(svc.store, svc.datasets, **kwargs) if kwargs else svc)
+        opened.append(GeneratorService(svc.store, svc.check_spec, **kwargs) if kwargs else svc)
         return opened[-1]
 
     yield open_
