@@ -15,8 +15,6 @@ from ffwd.application.ports import RunnerCommands
 from ffwd.application.training import PhaseInterrupted
 from ffwd.domain import errors
 from ffwd.domain.generator import Generator
-from ffwd.domain.lifecycle import PENDING, SUCCEEDED
-from ffwd.domain.parts import TABULAR
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -35,17 +33,12 @@ class ClaimLost(Exception):
 
 def next_part(g: Generator, now: datetime) -> tuple[str | None, bool]:
     """The part a worker may claim now, in pipeline order, and whether that is a takeover."""
-    tabular_done = TABULAR not in g.phases or g.phases[TABULAR].state == SUCCEEDED
-    for p in g.phases.values():
-        if p.state == PENDING and (p.id == TABULAR or tabular_done):
-            return p.id, False
-        if g.lease_expired(p.id, now):
-            return p.id, True
-    for s in g.steps.values():
-        if s.state == PENDING and g.step_is_ready(s.id):
-            return s.id, False
-        if g.lease_expired(s.id, now):
-            return s.id, True
+    ready = g.ready_parts()
+    for part in [*g.phases, *g.steps]:
+        if part in ready:
+            return part, False
+        if g.lease_expired(part, now):
+            return part, True
     return None, False
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
+from ffwd.application.summaries import Summary, SummaryQuery
 from ffwd.domain.generator import Generator
 
 T = TypeVar("T")
@@ -35,8 +36,26 @@ class GeneratorStore(Protocol):
     def events(self, generator_id: UUID) -> Sequence[Any]:
         """Every stored event of one generator, oldest first."""
 
+    def summaries(self, query: SummaryQuery) -> list[Summary]:
+        """A page of generators' summaries, newest first (ADR 0020)."""
+
+    def summary(self, generator_id: UUID) -> Summary | None: ...
+
+    def ids_starting_with(self, prefix: str, limit: int) -> list[UUID]:
+        """Ids that start with `prefix` (lowercase, with dashes), found by index."""
+
+    def claimable(self, now: datetime, limit: int) -> list[UUID]:
+        """Generators with a part to claim now (pending and its turn, or its lease run out),
+        oldest first."""
+
+    def cancelled_since(self, since: datetime, limit: int) -> list[UUID]:
+        """Generators cancelled at `since` or later, earliest first."""
+
     def generator_ids(self) -> list[UUID]:
-        """Every generator's id, oldest first."""
+        """Every generator's id, oldest first (for tools: it reads every summary)."""
+
+    def rebuild_summaries(self, force: bool = True) -> tuple[int, int]:
+        """Every summary anew from the events; (generators, events) read."""
 
     def close(self) -> None: ...
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
+from ffwd.application.lists import list_page
 from ffwd.application.ports import (
     ConcurrentWrite,
     EventFeed,
@@ -24,13 +25,13 @@ from ffwd.application.ports import (
 )
 from ffwd.application.spec import GeneratorSpec
 from ffwd.application.spec_check import SpecCheck
+from ffwd.application.summaries import DEFAULT_LIMIT
 from ffwd.application.training import TrainingEngine
 from ffwd.application.views import (
-    GeneratorSummary,
+    GeneratorPage,
     GeneratorView,
     HistoryEntry,
     history_entry,
-    summary_of,
     view_of,
 )
 from ffwd.domain import errors
@@ -237,9 +238,17 @@ class GeneratorService:
     def history(self, generator: UUID | str) -> list[HistoryEntry]:
         return [history_entry(e) for e in self.store.events(self.resolve(generator))]
 
-    def list_generators(self) -> list[GeneratorSummary]:
-        """Every generator, newest first."""
-        return [summary_of(self.store.get(i)) for i in reversed(self.store.generator_ids())]
+    def list_generators(
+        self,
+        *,
+        state: str | None = None,
+        name: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        after: str | None = None,
+    ) -> GeneratorPage:
+        """A page of generators, newest first: those in `state`, whose name contains `name`
+        (any case); `after` is the `next` cursor of the page before."""
+        return list_page(self.store.summaries, state=state, name=name, limit=limit, after=after)
 
     def resolve(self, generator: UUID | str) -> UUID:
         """A generator id from a UUID, its text, or a unique prefix of 8 characters or more."""
@@ -254,11 +263,11 @@ class GeneratorService:
             raise errors.UnknownGenerator(
                 f"{generator!r} is neither a generator id nor a prefix of {MIN_PREFIX}+ characters"
             )
-        matches = [i for i in self.store.generator_ids() if str(i).startswith(ref)]
+        matches = self.store.ids_starting_with(ref, 2)
         if not matches:
             raise errors.UnknownGenerator(f"no generator id starts with {generator!r}")
         if len(matches) > 1:
-            raise errors.AmbiguousId(f"{len(matches)} generators start with {generator!r}")
+            raise errors.AmbiguousId(f"more than one generator starts with {generator!r}")
         return matches[0]
 
     # Notification of stored events to in-process listeners (the training control).

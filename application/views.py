@@ -1,13 +1,16 @@
 """Read models: the generator view (the Model Training panel) and the audit history."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
-from ffwd.domain.generator import Generator
 from ffwd.domain.parts import TABULAR, TEXT, Phase, Step
+
+if TYPE_CHECKING:  # lists need no aggregate (nor its libraries): `ffwd list` stays quick
+    from ffwd.application.summaries import Summary
+    from ffwd.domain.generator import Generator
 
 
 def _utc_seconds(moment: datetime) -> str:
@@ -74,7 +77,14 @@ class GeneratorView(View):
     spec: dict[str, Any]
 
 
+class PartState(View):
+    id: str
+    state: str
+
+
 class GeneratorSummary(View):
+    """A generator in a list: who it is, where it stands, and each part's state."""
+
     id: UUID
     name: str
     kind: str
@@ -82,6 +92,16 @@ class GeneratorSummary(View):
     created_at: Timestamp
     updated_at: Timestamp
     parent: UUID | None
+    version: int
+    phases: list[PartState]
+    steps: list[PartState]
+
+
+class GeneratorPage(View):
+    """One page of a list, newest first; `next` is the cursor of the page after it."""
+
+    items: list[GeneratorSummary]
+    next: str | None
 
 
 class HistoryEntry(View):
@@ -142,7 +162,7 @@ def _copied(value: Any) -> Any:
     return value
 
 
-def view_of(g: Generator) -> GeneratorView:
+def view_of(g: "Generator") -> GeneratorView:
     return GeneratorView(
         id=g.id,
         name=g.name,
@@ -160,15 +180,18 @@ def view_of(g: Generator) -> GeneratorView:
     )
 
 
-def summary_of(g: Generator) -> GeneratorSummary:
+def summary_view(s: "Summary") -> GeneratorSummary:
     return GeneratorSummary(
-        id=g.id,
-        name=g.name,
-        kind=g.kind,
-        state=g.state,
-        created_at=g.created_on,
-        updated_at=g.modified_on,
-        parent=g.parent,
+        id=s.id,
+        name=s.name,
+        kind=s.kind,
+        state=s.state,
+        created_at=s.created_at,
+        updated_at=s.updated_at,
+        parent=s.parent,
+        version=s.version,
+        phases=[PartState(id=part, state=state) for part, state in s.phases],
+        steps=[PartState(id=part, state=state) for part, state in s.steps],
     )
 
 

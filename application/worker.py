@@ -3,16 +3,24 @@
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
+from uuid import UUID
 
 from ffwd.application.ports import Pipelines
-from ffwd.domain.lifecycle import CANCELLED, TERMINAL
+from ffwd.domain.errors import FfwdError
 
 if TYPE_CHECKING:
     from ffwd.application.service import GeneratorService
 
 log = logging.getLogger(__name__)
+# Candidates read per look for work: the oldest claimable generators. A worker that loses
+# the race for one (another claimed it first: a read and a rejected command) tries the next.
+CANDIDATES = 16
+# A cancelled generator's files are deleted by whoever cancels it when nothing runs, else by
+# its runner; a worker also sweeps up generators cancelled this recently (a runner that died
+# between the cancel and the deletion).
+SWEEP_WINDOW = timedelta(minutes=10)
 
 
 def utc_now() -> datetime:
@@ -21,7 +29,9 @@ def utc_now() -> datetime:
 
 class Worker:
     """`concurrency` threads, each claiming one part at a time (a phase, or a pipeline step)
-    of the oldest live generator that has one; the aggregate is the lock (ADR 0016)."""
+    of the oldest generator that has one; the aggregate is the lock (ADR 0016). Work is
+    found through the store's summaries, so a look costs the same at any number of finished
+    generators (ADR 0020)."""
 
     def __init__(
         self,
@@ -42,7 +52,7 @@ class Worker:
         self.stopping = threading.Event()
         self._busy = 0
         self._lock = threading.Lock()
-        self._ended: set = set()  # generators seen terminal: they never change again
+        self._swept: dict[UUID, datetime] = {}
 
     def run(self, *, once: bool = False) -> None:
         """Work until `stop()` (finishing the parts in hand), or, with `once`, until no part
@@ -82,26 +92,29 @@ class Worker:
             self.stopping.wait(self.poll_s)
 
     def _work_once(self) -> bool:
-        for generator_id in self._live():
-            if self.orchestrator.work_on(generator_id, self.clock()):
+        now = self.clock()
+        self._sweep(now)
+        for generator_id in self.service.store.claimable(now, CANDIDATES):
+            try:
+                worked = self.orchestrator.work_on(generator_id, now)
+            except FfwdError as e:  # e.g. an engine this worker lacks: the others go on
+                log.warning("generator %s not run here: %s: %s", generator_id, e.code, e)
+                continue
+            if worked:
                 self.on_part(str(generator_id))
                 return True
         return False
 
-    def _live(self) -> list:
-        """Live generators, oldest first. A generator seen terminal is never read again
-        (RULES.md inv. 1), so a look for work costs the live generators, not the history;
-        one seen cancelled has its files removed then: the cancel may have landed between
-        two parts, with no runner there to see it (RULES.md inv. 6)."""
-        live = []
-        for generator_id in self.service.store.generator_ids():
-            if generator_id in self._ended:
-                continue
-            state = self.service.get_generator(generator_id).state
-            if state in TERMINAL:
-                if state == CANCELLED:
-                    self.orchestrator.discard_cancelled(generator_id)
-                self._ended.add(generator_id)
-            else:
-                live.append(generator_id)
-        return live
+    def _sweep(self, now: datetime) -> None:
+        """Delete the files of generators cancelled lately, once each per worker."""
+        since = now - SWEEP_WINDOW
+        for generator_id in self.service.store.cancelled_since(since, CANDIDATES):
+            with self._lock:
+                if generator_id in self._swept:
+                    continue
+                self._swept[generator_id] = now
+            self.orchestrator.discard_cancelled(generator_id)
+        with self._lock:
+            for generator_id, when in list(self._swept.items()):
+                if when < since:
+                    del self._swept[generator_id]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from benchmarks.results import Record
 from benchmarks.timing import median
+from ffwd.adapters.storage.event_store import EventSourcedStore
 
 ROOT = Path(__file__).parents[1]
 FLOOR = [sys.executable, "-c", "import typer, rich.console"]
@@ -33,6 +34,7 @@ def run(folder: Path, scale: float) -> list[Record]:
     for layer in ("ffwd", "domain", "application", "adapters"):
         compileall.compile_dir(ROOT / layer, quiet=1)
     store = f"sqlite:///{folder / 'empty.db'}"
+    EventSourcedStore(store).close()  # an empty store, as `ffwd run` leaves one
     candidates = {
         "floor": FLOOR,
         "help": _ffwd("--help"),

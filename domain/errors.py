@@ -33,6 +33,12 @@ class InvalidSpec(FfwdError):
         self.problems = problems
 
 
+class InvalidQuery(FfwdError):
+    """A list asked for with a filter, a limit or a cursor that cannot be used."""
+
+    code = "invalid_query"
+
+
 class PhaseAlreadyFinished(FfwdError):
     code = "phase_already_finished"
 

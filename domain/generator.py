@@ -15,6 +15,7 @@ from ffwd.domain import errors, events
 from ffwd.domain.lifecycle import (
     CANCELLED,
     GENERATOR_RULES,
+    PENDING,
     PHASE_RULES,
     QUEUED,
     RUNNING,
@@ -349,6 +350,32 @@ class Generator(Aggregate):
         if index == 0:
             return all(p.state == SUCCEEDED for p in self.phases.values())
         return self.steps[order[index - 1]].state == SUCCEEDED
+
+    def ready_parts(self) -> list[str]:
+        """The pending parts that may start now, in pipeline order: the tabular phase, text
+        phases once it succeeded, a step once what it waits for succeeded."""
+        if self.state in TERMINAL:
+            return []
+        tabular_done = TABULAR not in self.phases or self.phases[TABULAR].state == SUCCEEDED
+        ready = [
+            p.id
+            for p in self.phases.values()
+            if p.state == PENDING and (p.id == TABULAR or tabular_done)
+        ]
+        return ready + [
+            s.id for s in self.steps.values() if s.state == PENDING and self.step_is_ready(s.id)
+        ]
+
+    def lease_expiry(self) -> datetime | None:
+        """When the first lease of a running part runs out (a takeover may come then)."""
+        if self.state in TERMINAL:
+            return None
+        leases = [
+            p.lease_expires_at
+            for p in [*self.phases.values(), *self.steps.values()]
+            if p.state in (RUNNING, STOPPING) and p.lease_expires_at is not None
+        ]
+        return min(leases, default=None)
 
     def checkpoints(self) -> dict[str, dict[str, Any]]:
         return {p.id: p.checkpoint for p in self.phases.values() if p.checkpoint}

@@ -33,16 +33,18 @@ in its event, so no Machine is ever bound to an aggregate (ARCHITECTURE.md, ADR 
 
 from transitions import Machine
 
-PENDING = "pending"
-RUNNING = "running"
-STOPPING = "stopping"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-CANCELLED = "cancelled"
-QUEUED = "queued"
-
-TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
-LIVE_PHASE_STATES = frozenset({PENDING, RUNNING, STOPPING})
+from ffwd.domain.states import (  # noqa: F401 (the rule book names them too)
+    CANCELLED,
+    FAILED,
+    GENERATOR_STATES,
+    LIVE_PHASE_STATES,
+    PENDING,
+    QUEUED,
+    RUNNING,
+    STOPPING,
+    SUCCEEDED,
+    TERMINAL,
+)
 
 PHASE_MACHINE = Machine(
     model=None,

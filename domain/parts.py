@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ffwd.domain.lifecycle import PENDING
+from ffwd.domain.states import PENDING
 
 TABULAR = "tabular"
 TEXT = "text"

@@ -184,15 +184,40 @@ def history(
 
 @app.command(name="list")
 def list_generators(
-    as_json: AsJson = False, store: Store = DEFAULT_STORE, data: Data = DEFAULT_DATA
+    as_json: AsJson = False,
+    state: Annotated[
+        str | None, typer.Option(help="Only generators in this state (e.g. running).")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Only generators whose name contains TEXT.", metavar="TEXT")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="Generators per page.")] = 50,
+    after: Annotated[
+        str | None,
+        typer.Option(help="The page after the one that printed this cursor.", metavar="CURSOR"),
+    ] = None,
+    store: Store = DEFAULT_STORE,
+    data: Data = DEFAULT_DATA,
 ) -> None:
-    """All generators, newest first."""
-    summaries = service(store, data).list_generators()
+    """Generators, newest first, a page at a time."""
+    from ffwd.adapters.storage.summary_reader import open_reader
+    from ffwd.application.lists import list_page
+
+    reader = open_reader(store, timeout_s=30)
+    if reader is None:  # not a local file with current summaries: the store opens it
+        page = service(store, data).list_generators(
+            state=state, name=name, limit=limit, after=after
+        )
+    else:
+        with contextlib.closing(reader):
+            page = list_page(reader.summaries, state=state, name=name, limit=limit, after=after)
     if as_json:
-        _print_json([s.model_dump(mode="json") for s in summaries])
+        print(page.model_dump_json(indent=2))
         return
-    for s in summaries:
+    for s in page.items:
         print(f"{s.id}  {s.state:<10} {s.kind:<14} {s.created_at:%Y-%m-%d %H:%M}  {s.name}")
+    if page.next:
+        print(f"more: ffwd list --after {page.next}", file=sys.stderr)
 
 
 @app.command()

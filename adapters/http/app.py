@@ -24,7 +24,8 @@ from starlette.concurrency import run_in_threadpool
 from ffwd.adapters.http import docs, events, pages, problems
 from ffwd.adapters.http.runner import BackgroundRuns
 from ffwd.application.service import GeneratorService
-from ffwd.application.views import GeneratorSummary, GeneratorView, HistoryEntry
+from ffwd.application.summaries import DEFAULT_LIMIT, MAX_LIMIT
+from ffwd.application.views import GeneratorPage, GeneratorView, HistoryEntry
 from ffwd.domain.errors import InvalidSpec, Unauthorized
 
 TOKEN_ENV = "FFWD_API_TOKEN"
@@ -126,9 +127,19 @@ def api_router(
             runs.start(gid)
         return {"id": gid}
 
-    @router.get("", response_model=list[GeneratorSummary], summary="All generators, newest")
-    def list_generators() -> Response:
-        return _models(svc.list_generators())
+    @router.get("", response_model=GeneratorPage, summary="Generators, newest first, a page")
+    def list_generators(
+        state: Annotated[str | None, Query(description="Only generators in this state")] = None,
+        name: Annotated[
+            str | None, Query(max_length=200, description="Only names containing this")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+        cursor: Annotated[
+            str | None, Query(max_length=40, description="`next` of the page before")
+        ] = None,
+    ) -> Response:
+        page = svc.list_generators(state=state, name=name, limit=limit, after=cursor)
+        return _json(page.model_dump_json())
 
     local = getattr(svc.store, "answers_locally", False)
 

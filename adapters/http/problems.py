@@ -17,6 +17,7 @@ STATUS: dict[type[errors.FfwdError], int] = {
     errors.UnknownPhase: 404,
     errors.AmbiguousId: 422,
     errors.InvalidSpec: 422,
+    errors.InvalidQuery: 422,
     errors.PhaseAlreadyFinished: 409,
     errors.GeneratorAlreadyFinished: 409,
     errors.GeneratorCancelled: 409,
@@ -33,6 +34,7 @@ TITLES = {
     "unknown_phase": "Unknown phase",
     "ambiguous_id": "Ambiguous generator id",
     "invalid_spec": "Invalid spec",
+    "invalid_query": "Invalid query",
     "phase_already_finished": "Phase already finished",
     "generator_already_finished": "Generator already finished",
     "generator_cancelled": "Generator cancelled",
@@ -91,15 +93,18 @@ def _ffwd_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """The only request bodies are specs and spec overrides: their problems are a spec's."""
+    """Request bodies are specs and spec overrides: their problems are a spec's; a list's
+    query parameters are a query's."""
     assert isinstance(exc, RequestValidationError)
+    found = exc.errors()
     problems = [
         f"{'.'.join(str(part) for part in err.get('loc', ())) or 'body'}: {err.get('msg')}"
-        for err in exc.errors()
+        for err in found
     ]
+    in_query = all(err.get("loc", ("",))[0] == "query" for err in found)
     return problem(
         422,
-        "invalid_spec",
+        "invalid_query" if found and in_query else "invalid_spec",
         "; ".join(problems),
         instance=request.url.path,
         problems=problems,

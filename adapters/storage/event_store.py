@@ -1,229 +1,63 @@
 """The generator store on eventsourcing: one Application per store URL.
 
-Where a command's time went with the library's defaults, and what this module does instead
+Where a command's time went with the library's defaults, and what this store does instead
 (each measured with `make bench`):
 
-- Every get deep-copied the cached aggregate (~100 us, mostly the spec): here a get copies only
-  the parts event bodies change (`_copy`, a few us), and a save applies its stored events to
-  the kept state in place instead of copying the saved aggregate (`_Cache.advance`).
+- Every get deep-copied the cached aggregate: a get copies only what event bodies change,
+  and a save applies its stored events to the kept state in place (`cache`).
 - Every command first read the log for newer events: `update` runs the command on the kept
   state straight away, since storing its events at the next versions proves that state was
-  the latest, and the commanded copy becomes the kept state (`_Cache.replace`). The log is
-  asked only when the command stores nothing or rejects (ADR 0017).
-- Every statement went through the library's connection pool (locks, context managers,
-  explicit BEGIN/COMMIT): an SQLite file is written and read through two plain sqlite3
-  connections on the library's own table, same rows, same bytes (`_SQLiteLog`).
-- Every get fast-forwarded the cached aggregate with a SELECT, so that reads see other
-  processes' writes: here SQLite's `data_version` says whether anyone else has committed at
-  all, and the SELECT runs only when someone has (`_SQLiteLog.epoch`).
-- Replays built a `StoredEvent`, a `UUID` and a JSON decoder call chain per row: rows are
-  decoded with the transcoder's own scanner and object hook, and JSON is encoded with one
-  C encoder built once (`EventCodec`).
+  the latest, and the commanded copy becomes the kept state. The log is asked only when the
+  command stores nothing or rejects (ADR 0017).
+- Every statement went through the library's connection pool: an SQLite file is written and
+  read through two plain sqlite3 connections on the library's own table (`sqlite_log`), and
+  a get asks the log for newer events only when SQLite's `data_version` says another
+  connection has committed.
+- Replays decoded rows through the library's per-event wrappers (`codec`).
 
-Memory, PostgreSQL and in-memory SQLite keep the library's recorder for every statement.
+Each command also writes its generator's summary, in the same transaction as its events:
+lists, id prefixes and the work queue read the summaries, never every generator (ADR 0020).
 """
 
 import itertools
-import json
-import sqlite3
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import is_dataclass
-from functools import cache
-from json.encoder import (  # type: ignore[attr-defined]
-    c_make_encoder,
-    encode_basestring,
-    encode_basestring_ascii,
-)
-from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, StoredEvent
-from eventsourcing.utils import get_topic, resolve_topic
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
+from ffwd.adapters.storage.cache import (
+    UNVERIFIED,
+    Cache,
+    copy_generator,
+    project_generator,
+)
+from ffwd.adapters.storage.codec import EventCodec, Row
+from ffwd.adapters.storage.read_model import VERSION
+from ffwd.adapters.storage.sqlite_log import LAST, Conflict, SQLiteLog
 from ffwd.adapters.storage.urls import persistence_env
 from ffwd.application.ports import ConcurrentWrite
+from ffwd.application.summaries import Summary, SummaryQuery, summarize
 from ffwd.domain.errors import UnknownGenerator
 from ffwd.domain.generator import Generator
 
 T = TypeVar("T")
-_PAGE = 500
-_LAST = 2**62  # above any version: "no upper bound" in one cached SELECT statement
-_UNVERIFIED = -1  # the epoch of a kept generator not yet checked against the log
-Row = tuple[int, str, bytes]  # originator_version, topic, state
 
-
-def project_generator(generator: Generator | None, events: Iterable[Any]) -> Generator | None:
-    """Replay events; the library's default projector spends most of its time in a runtime
-    Protocol check on every event (ARCHITECTURE.md, ADR 0005)."""
-    for event in events:
-        generator = event.mutate(generator)
-    return generator
+__all__ = ["EventSourcedStore", "project_generator"]
 
 
 class _Generators(Application[UUID]):
     name = "ffwd"
 
 
-@cache
-def _parts(cls: type) -> tuple[tuple[str, type], ...]:
-    """The attributes of an aggregate class that hold its parts, by annotation: a dataclass,
-    or a dict or list of dataclasses, e.g. `phases: dict[str, Phase]` -> ("phases", dict)."""
-    found = []
-    for name, hint in get_type_hints(cls).items():
-        args = get_args(hint)
-        if is_dataclass(hint):
-            found.append((name, object))
-        elif get_origin(hint) in (dict, list) and args and is_dataclass(args[-1]):
-            found.append((name, get_origin(hint)))
-    return tuple(found)
-
-
-def _copy_part(part: Any) -> Any:
-    clone = object.__new__(type(part))
-    clone.__dict__.update(part.__dict__)
-    return clone
-
-
-def _copy(aggregate: Generator) -> Generator:
-    """A copy that shares nothing that event bodies change: its own attributes, and its own
-    copies of its parts (the dataclasses its annotations declare, e.g. phases and steps).
-
-    Everything else is shared: plain values recorded from events (spec, outputs, reasons,
-    checkpoints), which event bodies only ever assign, never change in place (ARCHITECTURE.md).
-    A deep copy costs ~100 us here (mostly the spec), this one a few.
-    """
-    state = aggregate.__dict__.copy()
-    for name, holder in _parts(type(aggregate)):
-        value = state.get(name)
-        if value is None:
-            continue
-        if holder is dict:
-            state[name] = {key: _copy_part(part) for key, part in value.items()}
-        elif holder is list:
-            state[name] = [_copy_part(part) for part in value]
-        else:
-            state[name] = _copy_part(value)
-    state["_pending_events"] = []
-    clone = object.__new__(type(aggregate))
-    object.__setattr__(clone, "__dict__", state)
-    return clone
-
-
-class _Entry:
-    """A kept generator, and the epoch at which it was last known to be the latest state."""
-
-    __slots__ = ("epoch", "generator")
-
-    def __init__(self, generator: Generator, epoch: int) -> None:
-        self.generator, self.epoch = generator, epoch
-
-
-class _Cache:
-    """The latest known state of recently used generators, least recently used evicted first.
-
-    Kept generators are private: handed out only as copies, and read, copied or advanced only
-    under one lock, so threads share them without per-generator locks. A failed save never
-    reaches them: only events already stored are applied.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[UUID, _Entry] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def state(self, generator_id: UUID) -> tuple[int, int] | None:
-        """The kept version and the epoch it was last known to be the latest at."""
-        with self._lock:
-            entry = self._items.get(generator_id)
-            return None if entry is None else (entry.generator.version, entry.epoch)
-
-    def copy(self, generator_id: UUID, latest: int, epoch: int) -> Generator | None:
-        """A copy of the kept state if it has at least version `latest`, the latest stored
-        as of `epoch`, which it is then known to be current at; else None."""
-        with self._lock:
-            entry = self._items.get(generator_id)
-            if entry is None or entry.generator.version < latest:
-                return None
-            entry.epoch = max(entry.epoch, epoch)
-            self._items.move_to_end(generator_id)
-            return _copy(entry.generator)
-
-    def current(self, generator_id: UUID) -> Generator | None:
-        """A copy of the kept state, without checking the log; None when none is kept or it
-        may be behind the log."""
-        with self._lock:
-            entry = self._items.get(generator_id)
-            if entry is None or entry.epoch == _UNVERIFIED:
-                return None
-            self._items.move_to_end(generator_id)
-            return _copy(entry.generator)
-
-    def replace(self, generator: Generator) -> None:
-        """Keep `generator`, whose events are stored and which nobody else holds, in place of
-        an older kept state: no copy, nothing re-applied. Storing the next events proved the
-        kept state was the latest, so the epoch it was known at still holds."""
-        with self._lock:
-            entry = self._items.get(generator.id)
-            if entry is not None:
-                if entry.generator.version < generator.version:
-                    entry.generator = generator
-                return
-        self.adopt(generator, _UNVERIFIED)
-
-    def distrust(self, generator_id: UUID) -> None:
-        """The kept state may be behind the log: the next get looks for newer events."""
-        with self._lock:
-            entry = self._items.get(generator_id)
-            if entry is not None:
-                entry.epoch = _UNVERIFIED
-
-    def adopt(self, generator: Generator, epoch: int) -> None:
-        """Keep `generator` (nobody else may hold it) unless a newer state is already kept."""
-        if self.size <= 0:
-            return
-        with self._lock:
-            entry = self._items.get(generator.id)
-            if entry is None or entry.generator.version < generator.version:
-                self._items[generator.id] = _Entry(generator, epoch)
-            self._items.move_to_end(generator.id)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def advance(self, generator_id: UUID, events: Sequence[Any]) -> bool:
-        """Apply stored events to the kept state in place (cheaper than a copy); False when
-        there is no kept state they follow on from, or they fail to apply (then none is kept:
-        the next get replays, and reports any error)."""
-        with self._lock:
-            entry = self._items.get(generator_id)
-            if entry is None:
-                return False
-            new = [e for e in events if e.originator_version > entry.generator.version]
-            try:
-                if new and new[0].originator_version != entry.generator.version + 1:
-                    raise LookupError("a gap between the kept version and the events")
-                project_generator(entry.generator, new)
-            except Exception:
-                del self._items[generator_id]  # possibly half-applied: keep nothing
-                return False
-            return True
-
-
-class _Conflict(Exception):
-    """An event at a taken version: another writer saved first."""
-
-
 class _RecorderLog:
-    """Stored events through the library's recorder (memory, PostgreSQL, in-memory SQLite)."""
+    """Stored events through the library's recorder (memory, PostgreSQL); the recorder keeps
+    the summaries (`memory_recorder`, `postgres_recorder`)."""
 
-    def __init__(self, app: _Generators, serialize: bool) -> None:
-        self.recorder = app.recorder
-        # In-memory SQLite: each new pooled connection would open a new, empty database, and
-        # the pool opens one per concurrent reader; one statement at a time keeps to one.
-        self._lock: AbstractContextManager[Any] = threading.Lock() if serialize else nullcontext()
+    def __init__(self, recorder: Any) -> None:
+        self.recorder = recorder
         self._epochs = itertools.count()
 
     def epoch(self) -> int:
@@ -231,188 +65,29 @@ class _RecorderLog:
         get looks for newer events."""
         return next(self._epochs)
 
-    def rows(self, generator_id: UUID, gt: int = 0, lte: int = _LAST) -> list[Row]:
-        with self._lock:
-            stored = self.recorder.select_events(generator_id, gt=gt, lte=lte)
+    def rows(self, generator_id: UUID, gt: int = 0, lte: int = LAST) -> list[Row]:
+        stored = self.recorder.select_events(generator_id, gt=gt, lte=lte)
         return [(s.originator_version, s.topic, s.state) for s in stored]
 
-    def append(self, generator_id: UUID, rows: list[Row]) -> None:
+    def append(self, generator_id: UUID, rows: list[Row], summary: Summary) -> None:
         try:
-            with self._lock:
-                self.recorder.insert_events([StoredEvent(generator_id, *row) for row in rows])
+            self.recorder.insert_events(
+                [StoredEvent(generator_id, *row) for row in rows], summary=summary
+            )
         except IntegrityError:
-            raise _Conflict from None
+            raise Conflict from None
 
     def close(self) -> None:
         pass
 
 
-class _SQLiteLog:
-    """The library's SQLite table through plain sqlite3: one connection for writes and one for
-    reads, each behind a lock. Same table, same rows, same WAL file, so the library's readers
-    (notification log, followers) and other processes see exactly what it would have written."""
-
-    def __init__(self, path: str, timeout: float, table: str = "stored_events") -> None:
-        self._writer = self._connect(path, timeout)
-        self._reader = self._connect(path, timeout)
-        self._write_lock = threading.Lock()
-        self._read_lock = threading.Lock()
-        self._data_version, self._epoch = -1, 0
-        self._insert = f"INSERT INTO {table} VALUES (?,?,?,?)"
-        self._select = (
-            f"SELECT originator_version, topic, state FROM {table} WHERE originator_id=? "
-            "AND originator_version>? AND originator_version<=? ORDER BY originator_version"
-        )
-
-    @staticmethod
-    def _connect(path: str, timeout: float) -> sqlite3.Connection:
-        # Autocommit (isolation_level=None), as the library's own connections; the file is
-        # already in WAL mode (the library's recorder set it when it created the table).
-        return sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
-
-    def settings(self) -> tuple[str, int]:
-        """The writer's journal mode and `synchronous` level (library defaults: wal, 2 = FULL)."""
-        with self._write_lock:
-            journal_mode = self._writer.execute("PRAGMA journal_mode").fetchone()[0]
-            return journal_mode, self._writer.execute("PRAGMA synchronous").fetchone()[0]
-
-    def epoch(self) -> int:
-        """A number that changes when another connection (another process, or the library's
-        own pool) has committed since the last call. SQLite's `data_version` on the writer
-        tells exactly that (its own commits leave it unchanged), for a fraction of the cost of
-        a SELECT for newer events."""
-        with self._write_lock:
-            data_version = self._writer.execute("PRAGMA data_version").fetchone()[0]
-            if data_version != self._data_version:
-                self._data_version, self._epoch = data_version, self._epoch + 1
-            return self._epoch
-
-    def rows(self, generator_id: UUID, gt: int = 0, lte: int = _LAST) -> list[Row]:
-        with self._read_lock:
-            return self._reader.execute(self._select, (generator_id.hex, gt, lte)).fetchall()
-
-    def append(self, generator_id: UUID, rows: list[Row]) -> None:
-        params = [(generator_id.hex, *row) for row in rows]
-        writer = self._writer
-        with self._write_lock:
-            try:
-                if len(params) == 1:
-                    # A lone INSERT in autocommit mode is its own durable transaction: no
-                    # BEGIN/COMMIT statements to run (the usual command stores one event).
-                    writer.execute(self._insert, params[0])
-                    return
-                writer.execute("BEGIN IMMEDIATE")
-                try:
-                    writer.executemany(self._insert, params)
-                    writer.execute("COMMIT")
-                except BaseException:
-                    if writer.in_transaction:
-                        writer.execute("ROLLBACK")
-                    raise
-            except sqlite3.IntegrityError:
-                raise _Conflict from None
-
-    def close(self) -> None:
-        with self._write_lock, self._read_lock:
-            self._writer.close()
-            self._reader.close()
-
-
-class EventCodec:
-    """Domain events to stored rows and back, as the library's `Mapper` does, without its
-    per-event wrappers: JSON is written and read with the transcoder's own encoder settings and
-    object hook (so the same registered transcodings and the same bytes), topics are resolved
-    once per class, and the originator id is the one asked for. Anything unusual (a cipher,
-    compression, another transcoder, odd bytes, upcasting) goes the library's way."""
-
-    def __init__(self, mapper: Mapper[UUID]) -> None:
-        self.mapper = mapper
-        transcoder = mapper.transcoder
-        self.plain = not (mapper.cipher or mapper.compressor)
-        json = isinstance(transcoder, JSONTranscoder) and self.plain
-        self._encode = _encoder(transcoder)
-        self._scan = transcoder.decoder.scan_once if json else None  # type: ignore[attr-defined]
-        self._classes: dict[str, type] = {}
-
-    def rows(self, events: list[Any]) -> list[Row]:
-        return [self.row(event) for event in events]
-
-    def row(self, event: Any) -> Row:
-        if not self.plain:
-            stored = self.mapper.to_stored_event(event)
-            return stored.originator_version, stored.topic, stored.state
-        fields = event.__dict__.copy()
-        del fields["originator_id"]
-        version = fields.pop("originator_version")
-        class_version = getattr(type(event), "class_version", 1)
-        if class_version > 1:
-            fields["class_version"] = class_version
-        return version, get_topic(type(event)), self._encode(fields)
-
-    def events(self, generator_id: UUID, rows: list[Row]) -> list[Any]:
-        scan, classes, events = self._scan, self._classes, []
-        for version, topic, state in rows:
-            cls = classes.get(topic) or self._class(topic)
-            fields = None
-            if scan is not None and cls is not _UPCAST:
-                text = state.decode("utf8")
-                try:  # not contextlib.suppress: its enter/exit calls cost ~10% of a replay
-                    fields, end = scan(text, 0)
-                except (StopIteration, ValueError):
-                    fields = None
-                else:
-                    if end != len(text) or type(fields) is not dict or "class_version" in fields:
-                        fields = None
-            if fields is None:
-                stored = StoredEvent(generator_id, version, topic, state)
-                events.append(self.mapper.to_domain_event(stored))
-                continue
-            fields["originator_id"] = generator_id
-            fields["originator_version"] = version
-            event = object.__new__(cls)
-            object.__setattr__(event, "__dict__", fields)  # as the library's mapper does
-            events.append(event)
-        return events
-
-    def _class(self, topic: str) -> type:
-        """The event class of a topic, or _UPCAST when its events may need upcasting."""
-        cls = resolve_topic(topic)
-        self._classes[topic] = _UPCAST if getattr(cls, "class_version", 1) > 1 else cls
-        return self._classes[topic]
-
-
-def _encoder(transcoder: Any) -> Any:
-    """`transcoder.encode`, or for the JSON transcoder the same encoding without building a
-    new C encoder per call as `JSONEncoder.encode` does (same settings, so the same bytes)."""
-    settings = getattr(transcoder, "encoder", None)
-    if not isinstance(transcoder, JSONTranscoder) or c_make_encoder is None:
-        return transcoder.encode
-    if not isinstance(settings, json.JSONEncoder) or settings.indent is not None:
-        return transcoder.encode
-    encode = c_make_encoder(
-        None,  # no circular-reference check: event states are trees of plain values
-        settings.default,
-        encode_basestring_ascii if settings.ensure_ascii else encode_basestring,
-        None,
-        settings.key_separator,
-        settings.item_separator,
-        settings.sort_keys,
-        settings.skipkeys,
-        settings.allow_nan,
-    )
-    return lambda fields: "".join(encode(fields, 0)).encode("utf8")
-
-
-class _UPCAST:
-    """Marks an event class with `class_version` > 1: its events are left to the library."""
-
-
 class EventSourcedStore:
-    """GeneratorStore on POPO (memory), SQLite or PostgreSQL, by URL.
+    """GeneratorStore on memory, SQLite or PostgreSQL, by URL.
 
     `cache_size` generators are kept in memory (0: none, every get replays the history).
     A generator from `get` is the caller's own to command; its plain values (spec, outputs,
-    lists) are shared with the kept state, so change it only through commands.
+    lists) are shared with the kept state, so change it only through commands. Opening a
+    store whose summaries are missing or of an older layout rebuilds them.
     """
 
     def __init__(self, url: str, cache_size: int = 1000) -> None:
@@ -421,23 +96,22 @@ class EventSourcedStore:
         self.app = _Generators(env=env)  # creates the table; its recorder serves followers
         self.recorder = self.app.recorder
         dbname = env.get("SQLITE_DBNAME", "")
-        in_memory = ":memory:" in dbname or "mode=memory" in dbname
-        if dbname and not in_memory:
-            timeout = float(env["SQLITE_LOCK_TIMEOUT"])
-            self._log: _RecorderLog | _SQLiteLog = _SQLiteLog(dbname, timeout)
+        if dbname:
+            sqlite = SQLiteLog(dbname, float(env["SQLITE_LOCK_TIMEOUT"]))
+            self._log: SQLiteLog | _RecorderLog = sqlite
+            self._index: Any = sqlite
         else:
-            self._log = _RecorderLog(self.app, serialize=in_memory)
+            self._log, self._index = _RecorderLog(self.recorder), self.recorder
         self._codec = EventCodec(self.app.mapper)
-        self._cache = _Cache(cache_size)
-        self._ids: list[UUID] = []  # every generator's id seen so far, oldest first
-        self._ids_next = 1  # the notification to read on from
-        self._ids_lock = threading.Lock()
+        self._cache = Cache(cache_size)
+        if self._index.read_model_version() != VERSION:
+            self.rebuild_summaries(force=False)
 
     @property
     def answers_locally(self) -> bool:
         """Whether a read is answered from memory or a local file, never waiting on a server
         across the network (memory and SQLite; not PostgreSQL)."""
-        return isinstance(self._log, _SQLiteLog) or self.url.startswith("memory:")
+        return isinstance(self._log, SQLiteLog) or self.url.startswith("memory:")
 
     def get(self, generator_id: UUID, version: int | None = None) -> Generator:
         if version is not None:
@@ -446,7 +120,7 @@ class EventSourcedStore:
         state = self._cache.state(generator_id)
         if state is None:
             generator = self._replay(generator_id)
-            self._cache.adopt(_copy(generator), epoch)
+            self._cache.adopt(copy_generator(generator), epoch)
             return generator
         latest, verified = state
         if verified != epoch:
@@ -463,7 +137,7 @@ class EventSourcedStore:
         self, generator_id: UUID, command: Callable[[Generator], T]
     ) -> tuple[T, Sequence[Any]]:
         """Run `command` on the latest state and store the events it triggers in one
-        transaction; returns its result and those events.
+        transaction, with the generator's summary; returns its result and those events.
 
         The command runs on a copy of the kept state without asking the log first: when it
         triggers events, storing them at the next versions proves the state was the latest
@@ -488,11 +162,7 @@ class EventSourcedStore:
                     return result, events
                 checked = True
                 continue
-            try:
-                self._log.append(generator_id, self._codec.rows(events))
-            except _Conflict:
-                self._cache.distrust(generator_id)
-                raise ConcurrentWrite(str(generator_id)) from None
+            self._append(generator, events)
             self._cache.replace(generator)
             return result, events
 
@@ -504,15 +174,19 @@ class EventSourcedStore:
         events = list(generator.collect_events())
         if not events:
             return events
-        try:
-            self._log.append(generator.id, self._codec.rows(events))
-        except _Conflict:
-            raise ConcurrentWrite(str(generator.id)) from None
+        self._append(generator, events)
         if not self._cache.advance(generator.id, events):
             # A new generator, or one not kept: keep a copy (the caller keeps its object),
             # to be checked against the log at its first get.
-            self._cache.adopt(_copy(generator), _UNVERIFIED)
+            self._cache.adopt(copy_generator(generator), UNVERIFIED)
         return events
+
+    def _append(self, generator: Generator, events: list[Any]) -> None:
+        try:
+            self._log.append(generator.id, self._codec.rows(events), summarize(generator))
+        except Conflict:
+            self._cache.distrust(generator.id)
+            raise ConcurrentWrite(str(generator.id)) from None
 
     def events(self, generator_id: UUID) -> Sequence[Any]:
         events = self._codec.events(generator_id, self._log.rows(generator_id))
@@ -520,22 +194,51 @@ class EventSourcedStore:
             raise UnknownGenerator(f"no generator {generator_id}")
         return events
 
+    # The summaries.
+
+    def summaries(self, query: SummaryQuery) -> list[Summary]:
+        """A page of summaries, newest first."""
+        return self._index.summaries(query)
+
+    def summary(self, generator_id: UUID) -> Summary | None:
+        return self._index.summary(generator_id)
+
+    def ids_starting_with(self, prefix: str, limit: int) -> list[UUID]:
+        """Ids that start with `prefix` (lowercase, with dashes), found by index."""
+        return self._index.prefixed(prefix, limit)
+
+    def claimable(self, now: datetime, limit: int) -> list[UUID]:
+        """Generators with a part to claim now, oldest first: pending parts whose turn it
+        is, then running parts whose lease ran out."""
+        return self._index.claimable(now, limit)
+
+    def cancelled_since(self, since: datetime, limit: int) -> list[UUID]:
+        return self._index.cancelled_since(since, limit)
+
     def generator_ids(self) -> list[UUID]:
-        """Read on from the last Created notification seen: the notification log only grows,
-        in order (one writer at a time on SQLite, a table lock on PostgreSQL)."""
-        topic = Generator.Created.TOPIC
-        with self._ids_lock:
-            while True:
-                page = self.recorder.select_notifications(self._ids_next, _PAGE, topics=[topic])
-                self._ids += [UUID(str(n.originator_id)) for n in page]
-                if page:
-                    self._ids_next = page[-1].id + 1
-                if len(page) < _PAGE:
-                    return list(self._ids)
+        """Every generator's id, oldest first (reads the whole index: for tools, not for
+        serving requests)."""
+        return self._index.summary_ids()
+
+    def rebuild_summaries(self, force: bool = True) -> tuple[int, int]:
+        """Every summary anew from the event log, while commands wait; (generators, events)
+        read. Without `force`, only if no other process has just rebuilt them."""
+        generators = [0]
+
+        def replay(histories: Iterator[tuple[str, list[Row]]]) -> Iterator[Summary]:
+            for gid, rows in histories:
+                generator_id = UUID(gid)
+                generator = project_generator(None, self._codec.events(generator_id, rows))
+                if generator is not None:
+                    generators[0] += 1
+                    yield summarize(generator)
+
+        events = self._index.rebuild(replay, force)
+        return generators[0], events
 
     def sqlite_settings(self) -> tuple[str, int]:
         """Journal mode and `synchronous` of the SQLite writer (for benchmarks and reports)."""
-        if not isinstance(self._log, _SQLiteLog):
+        if not isinstance(self._log, SQLiteLog):
             raise ValueError(f"{self.url} is not an SQLite file store")
         return self._log.settings()
 
@@ -543,12 +246,12 @@ class EventSourcedStore:
         self._log.close()
         self.app.close()
 
-    def _replay(self, generator_id: UUID, lte: int = _LAST) -> Generator:
+    def _replay(self, generator_id: UUID, lte: int = LAST) -> Generator:
         """The state after the first `lte` events: exactly version `lte`, or UnknownGenerator
         (a version after the latest is not silently answered with the latest)."""
         events = self._codec.events(generator_id, self._log.rows(generator_id, lte=lte))
         generator = project_generator(None, events)
-        if generator is None or (lte != _LAST and generator.version != lte):
-            at = "" if lte == _LAST else f" at version {lte}"
+        if generator is None or (lte != LAST and generator.version != lte):
+            at = "" if lte == LAST else f" at version {lte}"
             raise UnknownGenerator(f"no generator {generator_id}{at}")
         return generator

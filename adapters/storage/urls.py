@@ -6,22 +6,26 @@ from urllib.parse import unquote, urlsplit
 from ffwd.domain.errors import InvalidSpec
 
 DEFAULT_STORE = "sqlite:///.ffwd/store.db"
+# The library's recorders, extended to keep the summaries (ADR 0020).
+MEMORY_FACTORY = "ffwd.adapters.storage.memory_recorder:MemoryFactory"
+PG_RECORDER = "ffwd.adapters.storage.postgres_recorder:PostgresRecorder"
 
 
 def persistence_env(url: str) -> dict[str, str]:
     """The eventsourcing environment for a store URL; InvalidSpec for one we cannot use."""
     parts = urlsplit(url)
     if parts.scheme == "memory":
-        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+        return {"PERSISTENCE_MODULE": MEMORY_FACTORY}
     if parts.scheme == "sqlite":
         path = url.removeprefix("sqlite:///")
         if not path or path == url:
             raise InvalidSpec([f"store: expected sqlite:///PATH, got {url!r}"])
-        if path != ":memory:":
-            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if path == ":memory:" or "mode=memory" in path:
+            raise InvalidSpec([f"store: {url!r} is in memory; use memory:// for that"])
+        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": str(Path(path).expanduser()) if path != ":memory:" else path,
+            "SQLITE_DBNAME": str(Path(path).expanduser()),
             "SQLITE_LOCK_TIMEOUT": "30",
         }
     if parts.scheme in ("postgresql", "postgres"):
@@ -36,5 +40,6 @@ def persistence_env(url: str) -> dict[str, str]:
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_CONNECT_TIMEOUT": "10",
             "POSTGRES_PRE_PING": "y",
+            "APPLICATION_RECORDER_TOPIC": PG_RECORDER,
         }
     raise InvalidSpec([f"store: unknown scheme in {url!r} (memory://, sqlite:///, postgresql://)"])

@@ -55,7 +55,7 @@ def test_a_lineage_without_privacy_cannot_turn_private_when_continued(svc, creat
     dp = {"differential_privacy": {"max_epsilon": 6.0}}
     with pytest.raises(errors.InvalidSpec, match="its privacy is already unbounded"):
         svc.continue_training(parent.id, {"training": dp})
-    assert len(svc.list_generators()) == 1
+    assert len(svc.list_generators().items) == 1
 
 
 def test_the_child_can_be_stopped_pre_queued_and_cancelled_like_any_other(svc, create) -> None:
@@ -77,10 +77,10 @@ def test_continue_is_rejected_from_running_and_failed_generators(svc, create) ->
     svc.start_phase(running, "tabular", "w")
     with pytest.raises(errors.ParentNotSucceeded):
         svc.continue_training(running)
-    before = len(svc.list_generators())
+    before = len(svc.list_generators().items)
     failed = create(max_epochs=1)
     attempt = svc.start_phase(failed, "tabular", "w")
     svc.fail_phase(failed, "tabular", attempt, "boom")
     with pytest.raises(errors.ParentNotSucceeded):
         svc.continue_training(failed)
-    assert len(svc.list_generators()) == before + 1
+    assert len(svc.list_generators().items) == before + 1

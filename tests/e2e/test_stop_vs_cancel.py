@@ -83,7 +83,7 @@ def test_cancel_during_training_aborts_everything_and_keeps_no_checkpoint(
     assert svc.cancel(gid, requested_by="carol") == final
     assert svc.get_view(gid) == final
     assert len(svc.history(gid)) == len(history)
-    assert [g.id for g in svc.list_generators()] == [gid]
+    assert [g.id for g in svc.list_generators().items] == [gid]
 
 
 def test_cancel_of_a_queued_generator_with_a_pre_queued_stop(svc, create, data_dir: Path):

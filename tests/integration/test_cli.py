@@ -75,8 +75,29 @@ def test_detach_show_stop_cancel_history(env, tmp_path) -> None:
     refused = ffwd(env, "continue", gid)
     assert (refused.returncode, refused.stderr.split(":")[1].strip()) == (1, "parent_not_succeeded")
     listed = json.loads(ffwd(env, "list", "--json").stdout)
-    assert [g["id"] for g in listed] == [gid]
+    assert [g["id"] for g in listed["items"]] == [gid] and listed["next"] is None
     assert "Cancelled" in ffwd(env, "history", gid).stdout
+
+
+def test_list_pages_and_filters(env, tmp_path) -> None:
+    made = [
+        ffwd(env, "run", str(tmp_path / "spec.json"), "--detach").stdout.strip() for _ in range(3)
+    ]
+    assert ffwd(env, "cancel", made[0]).returncode == 0
+    first = ffwd(env, "list", "--limit", "2", "--json")
+    page = json.loads(first.stdout)
+    assert [g["id"] for g in page["items"]] == made[:0:-1] and page["next"]
+    rest = json.loads(ffwd(env, "list", "--limit", "2", "--after", page["next"], "--json").stdout)
+    assert ([g["id"] for g in rest["items"]], rest["next"]) == ([made[0]], None)
+    plain = ffwd(env, "list", "--limit", "2")
+    assert plain.stdout.splitlines()[0].startswith(made[2])
+    assert f"ffwd list --after {page['next']}" in plain.stderr
+    cancelled = json.loads(ffwd(env, "list", "--state", "cancelled", "--json").stdout)
+    assert [g["id"] for g in cancelled["items"]] == [made[0]]
+    named = json.loads(ffwd(env, "list", "--name", "CL", "--json").stdout)
+    assert len(named["items"]) == 3
+    bad = ffwd(env, "list", "--state", "asleep")
+    assert (bad.returncode, bad.stderr.split(":")[1].strip()) == (1, "invalid_query")
 
 
 def test_error_codes_and_exit_codes(env, tmp_path) -> None:
@@ -227,7 +248,7 @@ def test_the_demo_tells_the_seed_pages_story(env, tmp_path) -> None:
     assert ran.returncode == 0, ran.stderr
     assert "Stop requested for tabular at epoch" in ran.stdout
     assert "Quality report (accuracy" in ran.stdout
-    gid = json.loads(ffwd(env, "list", "--json").stdout)[0]["id"]
+    gid = json.loads(ffwd(env, "list", "--json").stdout)["items"][0]["id"]
     view = json.loads(ffwd(env, "show", gid, "--json").stdout)
     phases = {p["id"]: p for p in view["phases"]}
     assert phases["tabular"]["reasons"] == ["manually_stopped"]

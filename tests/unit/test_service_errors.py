@@ -58,7 +58,7 @@ def test_invalid_spec_lists_every_problem_and_writes_nothing(svc, spec) -> None:
         "training.max_epochs",
         "training.batch_size",
     } <= where
-    assert svc.list_generators() == []
+    assert svc.list_generators().items == []
 
 
 def test_missing_files_and_columns_are_listed(svc, spec) -> None:
@@ -67,7 +67,7 @@ def test_missing_files_and_columns_are_listed(svc, spec) -> None:
     with pytest.raises(errors.InvalidSpec) as raised:
         svc.create_generator(spec)
     assert len(raised.value.problems) == 2
-    assert svc.list_generators() == []
+    assert svc.list_generators().items == []
 
 
 def test_unknown_and_ambiguous_ids(svc, spec) -> None:
@@ -85,7 +85,7 @@ def test_unknown_and_ambiguous_ids(svc, spec) -> None:
 def test_ambiguous_prefix_is_reported(svc, spec, monkeypatch) -> None:
     gid = svc.create_generator(spec)
     twin = type(gid)(str(gid)[:9] + ("0" if str(gid)[9] != "0" else "1") + str(gid)[10:])
-    monkeypatch.setattr(svc.store, "generator_ids", lambda: [gid, twin])
+    monkeypatch.setattr(svc.store, "ids_starting_with", lambda prefix, limit: [gid, twin])
     assert codes_of(lambda: svc.resolve(str(gid)[:8])) == "ambiguous_id"
 
 
@@ -106,7 +106,7 @@ def test_continue_training_needs_a_succeeded_parent(svc, spec) -> None:
     assert codes_of(lambda: svc.continue_training(gid)) == "parent_not_succeeded"
     svc.cancel(gid)
     assert codes_of(lambda: svc.continue_training(gid)) == "parent_not_succeeded"
-    assert len(svc.list_generators()) == 1
+    assert len(svc.list_generators().items) == 1
 
 
 def test_continue_training_records_lineage(svc, spec) -> None:
@@ -163,7 +163,7 @@ def test_format_problems_and_table_problems_are_listed_together(svc, spec, tmp_p
         "training.max_epochs",
     ]
     assert problems[-1] == f"tables.gone.path: no such file: {tmp_path / 'nope.csv'}"
-    assert svc.list_generators() == []
+    assert svc.list_generators().items == []
 
 
 def test_view_at_a_version_that_does_not_exist(svc, spec) -> None:
@@ -178,7 +178,7 @@ def test_an_unknown_engine_is_rejected_before_anything_is_written(spec) -> None:
     with pytest.raises(errors.InvalidSpec) as raised:
         svc.create_generator(spec)
     assert raised.value.problems[0].startswith("engine: unknown engine 'nope'")
-    assert svc.list_generators() == []
+    assert svc.list_generators().items == []
 
 
 def test_a_view_is_a_copy_that_cannot_change_the_stored_generator(svc, spec) -> None:

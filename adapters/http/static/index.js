@@ -1,34 +1,122 @@
-/* The generator list, newest first, refreshed every few seconds. */
+/* The generator list: one page at a time, newest first, filtered by state and name, and
+   kept fresh by re-reading that page only. A refresh starts when the last one has ended
+   (never two at once) and only while the tab is visible. */
 "use strict";
 
 (() => {
   const { h } = ffwd;
   const REFRESH_MS = 3000;
+  const LIMIT = 25;
+  const body = document.getElementById("generators");
+  const stateFilter = document.getElementById("filter-state");
+  const nameFilter = document.getElementById("filter-name");
+  const newer = document.getElementById("newer");
+  const older = document.getElementById("older");
+  const info = document.getElementById("page-info");
 
-  function render(summaries) {
-    const body = document.getElementById("generators");
-    if (!summaries.length) {
-      body.replaceChildren(h("tr", {}, h("td", { colspan: 5, class: "empty" },
-        "No generator yet. Create one with `ffwd run SPEC` or POST /api/generators.")));
-      return;
-    }
-    body.replaceChildren(...summaries.map((s) => h("tr", { "data-generator": s.id },
+  const shown = new URLSearchParams(location.search);
+  const view = {
+    state: shown.get("state") || "",
+    name: shown.get("name") || "",
+    cursor: shown.get("cursor") || "",
+    before: [], // the cursors of the pages before this one, to go back to
+  };
+  let next = null;
+  let timer = null;
+  let loading = null;
+
+  function row(s) {
+    return h("tr", { "data-generator": s.id },
       h("th", { scope: "row" }, h("a", { href: `/generators/${s.id}` }, s.name)),
       h("td", {}, ffwd.badge(s.state)),
       h("td", {}, s.kind === "training" ? "Training" : "Anonymization"),
       h("td", {}, h("time", { datetime: s.created_at }, ffwd.dateTime(s.created_at))),
-      h("td", {}, h("code", { title: s.id }, s.id.slice(0, 8))))));
+      h("td", {}, h("code", { title: s.id }, s.id.slice(0, 8))));
   }
 
-  async function refresh() {
+  function render(page) {
+    if (!page.items.length) {
+      const filtered = view.state || view.name;
+      body.replaceChildren(h("tr", {}, h("td", { colspan: 5, class: "empty" }, filtered
+        ? "No generator matches these filters."
+        : "No generator yet. Create one with `ffwd run SPEC` or POST /api/generators.")));
+    } else {
+      body.replaceChildren(...page.items.map(row));
+    }
+    next = page.next;
+    older.disabled = !next;
+    newer.disabled = !view.cursor;
+    info.textContent = view.cursor || next ? `Page ${view.before.length + 1}` : "";
+  }
+
+  function query() {
+    const params = new URLSearchParams({ limit: String(LIMIT) });
+    if (view.state) params.set("state", view.state);
+    if (view.name) params.set("name", view.name);
+    if (view.cursor) params.set("cursor", view.cursor);
+    return params;
+  }
+
+  function remember() {
+    const params = query();
+    params.delete("limit");
+    const search = params.toString();
+    history.replaceState(null, "", search ? `?${search}` : location.pathname);
+  }
+
+  /* Reads the shown page; the next refresh is planned only once this one has ended. */
+  async function load() {
+    clearTimeout(timer);
+    const asked = query().toString();
+    const request = ffwd.api("GET", `/api/generators?${asked}`);
+    loading = request;
     try {
-      const response = await fetch("/api/generators", { headers: { Accept: "application/json" } });
-      if (response.ok) render(await response.json());
+      const page = await request;
+      if (loading === request && asked === query().toString()) render(page);
     } catch (err) {
-      /* the server is away: keep what is shown, try again later */
+      if (err instanceof ffwd.ApiError && err.problem.status) ffwd.toast(err.message, "error");
+      /* else the server is away: keep what is shown, try again later */
+    } finally {
+      if (loading === request) {
+        loading = null;
+        plan();
+      }
     }
   }
 
-  render(ffwd.initial("initial-list"));
-  setInterval(refresh, REFRESH_MS);
+  function plan() {
+    clearTimeout(timer);
+    if (document.visibilityState === "visible") timer = setTimeout(load, REFRESH_MS);
+  }
+
+  function show(changes) {
+    Object.assign(view, changes);
+    remember();
+    load();
+  }
+
+  stateFilter.value = view.state;
+  nameFilter.value = view.name;
+  stateFilter.addEventListener("change", () => {
+    show({ state: stateFilter.value, cursor: "", before: [] });
+  });
+  let typing = null;
+  nameFilter.addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => show({ name: nameFilter.value.trim(), cursor: "", before: [] }),
+      250);
+  });
+  document.getElementById("filters").addEventListener("submit", (e) => e.preventDefault());
+  older.addEventListener("click", () => {
+    if (next) show({ before: [...view.before, view.cursor], cursor: next });
+  });
+  newer.addEventListener("click", () => {
+    const before = [...view.before];
+    show({ cursor: before.pop() || "", before });
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && !loading) load();
+    else if (document.visibilityState !== "visible") clearTimeout(timer);
+  });
+  load();
 })();

@@ -113,7 +113,7 @@ class WebServer:
 
     def close(self) -> None:
         # Nothing keeps training after the test: cancel what is still live, then wait.
-        for summary in self.http.get("/api/generators").json():
+        for summary in self.http.get("/api/generators", params={"limit": 500}).json()["items"]:
             if summary["state"] not in TERMINAL:
                 self.http.post(f"/api/generators/{summary['id']}/cancel")
         self.app.state.runs.join(30)

@@ -230,7 +230,7 @@ def test_a_bad_spec_is_rejected_before_anything_is_written(
         create_sample(svc, anonymization={"columns": columns})
     assert e.value.code == "invalid_spec"
     assert any(p.startswith(problem) for p in e.value.problems), e.value.problems
-    assert svc.list_generators() == []
+    assert svc.list_generators().items == []
     assert files_under(data_dir) == []
 
 
@@ -269,4 +269,4 @@ def test_a_column_of_the_wrong_type_is_rejected_at_create(svc, data_dir):
         "anonymization.columns.customers.country: perturb_number needs numbers; "
         "'Germany' is not one"
     ]
-    assert svc.list_generators() == [] and files_under(data_dir) == []
+    assert svc.list_generators().items == [] and files_under(data_dir) == []

@@ -5,6 +5,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import pytest
+
 from ffwd.adapters.http import create_app
 from tests.integration.http.helpers import TestClient, assert_problem
 
@@ -84,10 +86,46 @@ def test_the_list_is_newest_first(client, create):
     response = client.get("/api/generators")
 
     assert response.status_code == 200
-    listed = response.json()
+    page = response.json()
+    listed = page["items"]
+    assert page["next"] is None
     assert [g["id"] for g in listed] == [third, second, first]
     assert [g["name"] for g in listed] == ["third", "second", "first"]
-    assert {"id", "name", "kind", "state", "created_at"} <= set(listed[0])
+    assert {"id", "name", "kind", "state", "created_at", "version"} <= set(listed[0])
+    assert [p["id"] for p in listed[0]["phases"]] == ["tabular", "text:customers"]
+    assert [s["state"] for s in listed[0]["steps"]] == ["pending", "pending"]
+
+
+def test_the_list_comes_a_page_at_a_time_filtered_by_state_and_name(client, create):
+    ids = [create(name=f"shop-{i}") for i in range(5)] + [create(name="other")]
+    client.post(f"/api/generators/{ids[1]}/cancel")
+
+    first = client.get("/api/generators", params={"limit": 2}).json()
+    second = client.get("/api/generators", params={"limit": 2, "cursor": first["next"]}).json()
+    third = client.get("/api/generators", params={"limit": 2, "cursor": second["next"]}).json()
+    pages = [[g["id"] for g in p["items"]] for p in (first, second, third)]
+    assert pages == [[ids[5], ids[4]], [ids[3], ids[2]], [ids[1], ids[0]]]
+    assert third["next"] is None
+
+    shops = client.get("/api/generators", params={"name": "SHOP"}).json()["items"]
+    assert [g["id"] for g in shops] == ids[4::-1]
+    queued = client.get("/api/generators", params={"state": "queued", "name": "shop-"})
+    assert [g["id"] for g in queued.json()["items"]] == [ids[4], ids[3], ids[2], ids[0]]
+    cancelled = client.get("/api/generators", params={"state": "cancelled"}).json()["items"]
+    assert [(g["id"], g["state"]) for g in cancelled] == [(ids[1], "cancelled")]
+    wildcard = client.get("/api/generators", params={"name": "%"}).json()["items"]
+    assert wildcard == []  # the name is matched as text, not as a pattern
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"state": "sleeping"}, {"limit": 0}, {"limit": 501}, {"cursor": "x1"}, {"cursor": "²"}],
+)
+def test_a_bad_list_query_is_an_invalid_query(client, params):
+    response = client.get("/api/generators", params=params)
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == "invalid_query"
 
 
 def test_stop_on_a_pending_phase_is_pre_queued_and_answers_202_with_the_view(client, create):

@@ -33,7 +33,7 @@ def test_mutating_requests_without_the_token_are_401(secured, spec, svc):
         assert TOKEN not in body["detail"]
     # Nothing happened: no stop, no cancel, no new generator.
     assert [e.type for e in svc.history(UUID(gid))] == ["Created"]
-    assert len(svc.list_generators()) == 1
+    assert len(svc.list_generators().items) == 1
 
 
 @pytest.mark.parametrize(

@@ -98,7 +98,7 @@ def test_an_invalid_spec_lists_every_problem(client, spec):
     assert len(body["problems"]) >= 2
     assert any("max_epochs" in p for p in body["problems"])
     assert any("colour" in p for p in body["problems"])
-    assert client.get("/api/generators").json() == []  # nothing was written
+    assert client.get("/api/generators").json()["items"] == []  # nothing was written
 
 
 def test_a_missing_table_file_is_an_invalid_spec(client, spec):

@@ -10,14 +10,14 @@ from ffwd.adapters.http.pages import output_file
 from tests.integration.http.helpers import assert_problem
 
 
-def test_the_list_page(client, create):
+def test_the_list_page_is_a_frame_that_reads_the_api(client, create):
     gid = create(name="shop-demo")
 
     page = client.get("/")
 
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert gid in page.text and "shop-demo" in page.text
-    assert "/static/index.js" in page.text
+    assert gid not in page.text and "shop-demo" not in page.text  # its data come from the API
+    assert "/static/index.js" in page.text and 'id="filter-state"' in page.text
 
 
 def test_the_generator_page_embeds_the_view(client, create):

@@ -134,6 +134,6 @@ def test_run_with_a_hanging_endpoint_finishes_its_pipeline(
     assert result.exit_code == 0, result.output
     (request,) = receiver.requests  # still hanging on the first notice
     assert request.json["type"] == "generator.created"
-    (summary,) = svc.list_generators()
+    (summary,) = svc.list_generators().items
     assert summary.state == "succeeded"  # the whole pipeline ran meanwhile
     receiver.release()

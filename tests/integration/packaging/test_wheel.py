@@ -3,6 +3,7 @@ an application that has its own `domain`, `application` and `adapters` packages.
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import venv
@@ -34,8 +35,12 @@ def run(*command: str | Path, cwd: Path, timeout: float = 600, **env: str) -> st
 def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """(the fresh environment's bin folder, what building and installing printed)."""
     tmp = tmp_path_factory.mktemp("wheel")
+    # A copy of the sources (its symlinks kept), since a build writes into the tree it builds.
+    source = tmp / "source"
+    leave_out = shutil.ignore_patterns(".*", "build", "*.egg-info", "__pycache__", "tests")
+    shutil.copytree(ROOT, source, symlinks=True, ignore=leave_out)
     pip = (sys.executable, "-m", "pip")
-    built = run(*pip, "wheel", "--no-deps", "-w", tmp / "dist", ROOT, cwd=tmp)
+    built = run(*pip, "wheel", "--no-deps", "-w", tmp / "dist", source, cwd=tmp)
     wheels = list((tmp / "dist").glob("ffwd-*.whl"))
     assert len(wheels) == 1, wheels
     venv.create(tmp / "env", with_pip=True)

@@ -4,78 +4,22 @@ Each test gets a fresh store (a new SQLite file, a new PostgreSQL database), so 
 assertion can be exact. The service is driven end to end on each store as well.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 
-from ffwd.adapters.container import build_service
 from ffwd.adapters.storage.event_store import EventSourcedStore, project_generator
 from ffwd.application.ports import ConcurrentWrite, GeneratorStore
 from ffwd.application.service import GeneratorService
 from ffwd.application.views import view_of
 from ffwd.domain import errors
 from ffwd.domain.generator import Generator
+from tests.integration.storage.conftest import PERSISTENT_STORES
 
-STORES = [
-    pytest.param("memory", id="memory"),
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-]
-PERSISTENT = STORES[1:]
-
-
-def url_for(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if kind == "memory":
-        return "memory://"
-    if kind == "sqlite":
-        return f"sqlite:///{tmp_path}/store.db"
-    return request.getfixturevalue("fresh_postgres_url")  # starts the server on demand
-
-
-@pytest.fixture(params=STORES)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return url_for(request.param, request, tmp_path)
-
-
-@pytest.fixture(params=PERSISTENT)
-def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A store URL that two store objects (two processes, in real life) can share."""
-    return url_for(request.param, request, tmp_path)
-
-
-@pytest.fixture
-def open_store() -> Iterator[Callable[[str], EventSourcedStore]]:
-    opened: list[EventSourcedStore] = []
-
-    def open_(url: str) -> EventSourcedStore:
-        opened.append(EventSourcedStore(url))
-        return opened[-1]
-
-    yield open_
-    for store in opened:
-        store.close()
-
-
-@pytest.fixture
-def store(store_url: str, open_store: Callable[[str], EventSourcedStore]) -> EventSourcedStore:
-    return open_store(store_url)
-
-
-@pytest.fixture
-def open_service(tmp_path: Path) -> Iterator[Callable[[str], GeneratorService]]:
-    opened: list[GeneratorService] = []
-
-    def open_(url: str) -> GeneratorService:
-        opened.append(build_service(store=url, data=str(tmp_path / "data")))
-        return opened[-1]
-
-    yield open_
-    for svc in opened:
-        svc.store.close()
+PERSISTENT = PERSISTENT_STORES
 
 
 def new_generator(name: str = "g") -> Generator:
@@ -361,7 +305,7 @@ def test_service_lifecycle_end_to_end(
         ("report", "pending"),
     ]
     assert svc.resolve(str(gid)[:8]) == gid
-    assert [s.id for s in svc.list_generators()] == [gid]
+    assert [s.id for s in svc.list_generators().items] == [gid]
 
     view = svc.request_stop(gid, "text:customers", requested_by="alice")  # pre-queued
     assert (view.phases[1].state, view.phases[1].stop_requested, view.version) == (
@@ -459,7 +403,7 @@ def test_a_second_store_sees_what_the_first_wrote(
         "PhaseStarted",
     ]
     other = second.create_generator(sample_spec)
-    assert [s.id for s in first.list_generators()] == [other, gid]
+    assert [s.id for s in first.list_generators().items] == [other, gid]
 
 
 def test_commands_on_a_stale_kept_state_are_checked_against_the_log(

@@ -80,14 +80,16 @@ def test_a_worker_goes_on_after_the_store_failed_to_answer(make) -> None:
     """Was: one failed look for work ended the worker's thread, and with one thread the
     worker (a PostgreSQL restart stopped every worker for good)."""
     svc, gid = make()
-    svc.store.generator_ids = fails_first(2, svc.store.generator_ids)
+    svc.store.claimable = fails_first(2, svc.store.claimable)
     Worker(svc, svc.orchestrator(), poll_s=0.01).run(once=True)
     assert svc.get_view(gid).state == "succeeded"
 
 
-def test_a_look_for_work_reads_the_live_generators_not_the_history(make) -> None:
+def test_a_look_for_work_reads_no_finished_generator(make) -> None:
     """Was: every look for work (every poll of an idle worker, every claim) read every
-    generator ever stored, so its cost grew with the history, not with the work."""
+    generator ever stored, so its cost grew with the history, not with the work. Now the
+    store's work queue names the claimable ones, and only those (and, once, generators
+    cancelled in the last minutes, whose files are swept up) are read."""
     svc, first = make()
     spec = svc.get_generator(first).spec
     ended = [first, *(svc.create_generator(spec) for _ in range(4))]
@@ -97,12 +99,16 @@ def test_a_look_for_work_reads_the_live_generators_not_the_history(make) -> None
     reads: list[UUID] = []
     get = svc.store.get
     svc.store.get = lambda gid, version=None: (reads.append(gid), get(gid, version))[1]
-    worker = Worker(svc, svc.orchestrator(), poll_s=0.01)
-    assert worker._live() == [live]
-    assert set(ended) <= set(reads)
+    tried: list[UUID] = []
+    pipelines = svc.orchestrator()
+    pipelines.work_on = lambda gid, now: tried.append(gid) or False
+    worker = Worker(svc, pipelines, poll_s=0.01)
+    assert worker._work_once() is False
+    assert tried == [live]
+    assert set(reads) == set(ended)  # swept once each: cancelled minutes ago at most
     reads.clear()
-    assert worker._live() == [live]
-    assert reads == [live]
+    assert worker._work_once() is False
+    assert tried == [live, live] and reads == []
 
 
 def test_a_progress_report_the_store_failed_to_take_does_not_fail_the_phase(make) -> None:

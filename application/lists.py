@@ -1,0 +1,38 @@
+"""Lists of generators, a page at a time, from the summaries the store keeps (ADR 0020)."""
+
+from collections.abc import Callable
+
+from ffwd.application.summaries import MAX_LIMIT, Summary, SummaryQuery
+from ffwd.application.views import GeneratorPage, summary_view
+from ffwd.domain.errors import InvalidQuery
+from ffwd.domain.states import GENERATOR_STATES
+
+Summaries = Callable[[SummaryQuery], list[Summary]]
+
+
+def list_page(
+    summaries: Summaries, *, state: str | None, name: str | None, limit: int, after: str | None
+) -> GeneratorPage:
+    """The page of generators in `state`, whose name contains `name` (any case), newest
+    first; `after` is the `next` cursor of the page before. InvalidQuery for a filter, limit
+    or cursor that cannot be used."""
+    if state is not None and state not in GENERATOR_STATES:
+        known = ", ".join(GENERATOR_STATES)
+        raise InvalidQuery(f"state: {state!r} is not a generator state ({known})")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidQuery(f"limit: {limit} is not between 1 and {MAX_LIMIT}")
+    found = summaries(SummaryQuery(state, name or None, limit + 1, _position(after)))
+    page = found[:limit]
+    return GeneratorPage(
+        items=[summary_view(s) for s in page],
+        next=str(page[-1].position) if len(found) > limit else None,
+    )
+
+
+def _position(cursor: str | None) -> int | None:
+    """The position a `next` cursor names (a page ends just before it)."""
+    if cursor is None:
+        return None
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 18:
+        raise InvalidQuery(f"cursor: {cursor[:40]!r} is not a cursor a list gave out")
+    return int(cursor)

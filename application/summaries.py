@@ -1,0 +1,57 @@
+"""The summary of a generator: what lists and the work queue read, kept by the store beside
+the generator's events and written in the same transaction (ADR 0020)."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+if TYPE_CHECKING:  # readers of summaries need no aggregate (nor its libraries)
+    from ffwd.domain.generator import Generator
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class Summary:
+    id: UUID
+    name: str
+    kind: str
+    state: str
+    parent: UUID | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    phases: tuple[tuple[str, str], ...]  # (phase id, state), in pipeline order
+    steps: tuple[tuple[str, str], ...]  # (step id, state)
+    ready: bool  # a part may be claimed now (a pending one whose turn it is)
+    lease_expires_at: datetime | None  # when the first running part's lease runs out
+    position: int = field(default=0, compare=False)  # creation order, given by the store
+
+
+def summarize(g: "Generator") -> Summary:
+    return Summary(
+        id=g.id,
+        name=g.name,
+        kind=g.kind,
+        state=g.state,
+        parent=g.parent,
+        created_at=g.created_on,
+        updated_at=g.modified_on,
+        version=g.version,
+        phases=tuple((p.id, p.state) for p in g.phases.values()),
+        steps=tuple((s.id, s.state) for s in g.steps.values()),
+        ready=bool(g.ready_parts()),
+        lease_expires_at=g.lease_expiry(),
+    )
+
+
+@dataclass(frozen=True)
+class SummaryQuery:
+    """A page of a list, newest first: `before` is the position the previous page ended at."""
+
+    state: str | None = None
+    name: str | None = None
+    limit: int = DEFAULT_LIMIT
+    before: int | None = None
