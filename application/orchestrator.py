@@ -27,7 +27,7 @@ from ffwd.application.leases import (
     next_part,
 )
 from ffwd.application.phase_follower import PhaseFollower
-from ffwd.application.ports import RunnerCommands, Workspace
+from ffwd.application.ports import ClaimTurn, RunnerCommands, Workspace
 from ffwd.application.spec import GeneratorSpec
 from ffwd.application.training import (
     Anonymizer,
@@ -86,7 +86,17 @@ class Orchestrator:
 
     def work_on(self, generator_id: UUID, now: datetime) -> bool:
         """Claim one runnable part and run it; False when there is none to claim (all done,
-        waiting for another part, or held by a live worker) or another worker won the race."""
+        waiting for another part, or held by a live worker), another worker is claiming from
+        the same generator, or another worker won the race."""
+        turn = self.commands.claim_turn(generator_id)
+        if turn is None:
+            return False
+        try:
+            return self._take_and_run(generator_id, now, turn)
+        finally:
+            turn.release()
+
+    def _take_and_run(self, generator_id: UUID, now: datetime, turn: ClaimTurn) -> bool:
         g = self.commands.get_generator(generator_id)
         if g.state in TERMINAL:
             return False
@@ -95,7 +105,7 @@ class Orchestrator:
             return False
         spec = GeneratorSpec.model_validate(g.spec)
         engine = None if g.kind == ANONYMIZATION else self._engine(spec)
-        claim = self._claim(generator_id, part, now, takeover)
+        claim = self._claim(generator_id, part, now, takeover, turn)
         with self._ended_by_others(generator_id):
             try:
                 if part in g.phases:
@@ -130,9 +140,12 @@ class Orchestrator:
         finally:
             self.discard_cancelled(generator_id)
 
-    def _claim(self, generator_id: UUID, part: str, now: datetime, takeover: bool) -> Claim:
+    def _claim(
+        self, generator_id: UUID, part: str, now: datetime, takeover: bool, turn: ClaimTurn
+    ) -> Claim:
         """Appending the "started" (or "taken over") event at the expected version is the
-        lock: a concurrent claim makes one of the two saves fail, and its retry is refused."""
+        lock: a concurrent claim makes one of the two saves fail, and its retry is refused.
+        The turn ends once the claim is stored (or refused): the part runs without it."""
 
         def claim() -> int:
             try:
@@ -149,6 +162,8 @@ class Orchestrator:
                 )
             except (errors.InvalidTransition, errors.PhaseAlreadyFinished) as e:
                 raise ClaimLost(str(e)) from e
+            finally:
+                turn.release()
 
         return claim
 

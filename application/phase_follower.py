@@ -7,6 +7,14 @@ from uuid import UUID
 from ffwd.application.control import PhaseControl
 from ffwd.domain.generator import Generator
 
+# What a running part hears of other processes: a stop, the end of its generator, a takeover.
+HEARD_BY_RUNNERS = (
+    Generator.StopRequested,
+    Generator.Cancelled,
+    Generator.Failed,
+    Generator.TakenOver,
+)
+
 
 class PhaseFollower:
     """Stop requests for the phase and the end of its generator (cancel, failure) become

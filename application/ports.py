@@ -16,6 +16,13 @@ class ConcurrentWrite(Exception):
     """Another writer saved the same generator first; the command may be retried."""
 
 
+class ClaimTurn(Protocol):
+    """One worker's turn to look for a part of one generator and claim it."""
+
+    def release(self) -> None:
+        """End the turn (again: nothing)."""
+
+
 @runtime_checkable
 class GeneratorStore(Protocol):
     """Event-sourced storage of generators (memory, SQLite, PostgreSQL)."""
@@ -50,6 +57,11 @@ class GeneratorStore(Protocol):
 
     def cancelled_since(self, since: datetime, limit: int) -> list[UUID]:
         """Generators cancelled at `since` or later, earliest first."""
+
+    def claim_turn(self, generator_id: UUID) -> ClaimTurn | None:
+        """This worker's turn to claim a part of the generator, or None while another
+        worker has it: workers skip a generator another is claiming from, instead of all
+        racing for its part (the claim itself stays an append at the expected version)."""
 
     def generator_ids(self) -> list[UUID]:
         """Every generator's id, oldest first (for tools: it reads every summary)."""
@@ -91,6 +103,9 @@ class RunnerCommands(Protocol):
 
     def subscribe(self, listener: EventListener) -> Callable[[], None]:
         """Hear every event stored from now on; returns the function that stops it."""
+
+    def claim_turn(self, generator_id: UUID) -> ClaimTurn | None:
+        """The turn to claim a part of the generator, or None while another worker has it."""
 
     def start_phase(self, generator: UUID, phase: str, worker: str, lease_s: float) -> int:
         """Claim a pending phase; its attempt number."""
@@ -152,8 +167,9 @@ class Workspace(Protocol):
 class EventFeed(Protocol):
     """Events stored by any process, delivered to a listener (polling or push)."""
 
-    def follow(self, listener: EventListener) -> Callable[[], None]:
-        """Start delivering every event stored from now on; returns a stop function."""
+    def follow(self, listener: EventListener, topics: Sequence[str] = ()) -> Callable[[], None]:
+        """Start delivering every event stored from now on (of these topics only, when
+        given); returns a stop function."""
 
 
 @dataclass(frozen=True)

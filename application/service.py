@@ -15,6 +15,7 @@ from uuid import UUID
 
 from ffwd.application.lists import list_page
 from ffwd.application.ports import (
+    ClaimTurn,
     ConcurrentWrite,
     EventFeed,
     EventListener,
@@ -94,10 +95,11 @@ class GeneratorService:
         return self._pipelines(self, **{"worker": self.worker, **options})
 
     @contextmanager
-    def following(self) -> Iterator[None]:
+    def following(self, events: Sequence[type] = ()) -> Iterator[None]:
         """While inside, stops and cancels stored by other processes reach this process's
-        running phases (through the feed)."""
-        stop_following = self.feed.follow(self._notify) if self.feed else None
+        running phases (through the feed): every event, or those of the `events` classes."""
+        topics = [cls.TOPIC for cls in events]
+        stop_following = self.feed.follow(self._notify, topics) if self.feed else None
         try:
             yield
         finally:
@@ -223,6 +225,9 @@ class GeneratorService:
 
     def fail_step(self, generator: UUID, step: str, attempt: int, error: str) -> None:
         self.execute(generator, lambda g: g.fail_step(step, attempt, error))
+
+    def claim_turn(self, generator_id: UUID) -> ClaimTurn | None:
+        return self.store.claim_turn(generator_id)
 
     # Queries.
 

@@ -2,13 +2,15 @@
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from ffwd.application.phase_follower import HEARD_BY_RUNNERS
 from ffwd.application.ports import Pipelines
 from ffwd.domain.errors import FfwdError
+from ffwd.domain.generator import Generator
 
 if TYPE_CHECKING:
     from ffwd.application.service import GeneratorService
@@ -21,6 +23,11 @@ CANDIDATES = 16
 # its runner; a worker also sweeps up generators cancelled this recently (a runner that died
 # between the cancel and the deletion).
 SWEEP_WINDOW = timedelta(minutes=10)
+# Events after which a part may be claimable: a worker looks at once instead of at its next
+# poll (which remains, for leases that run out: no event says so).
+WAKING = (Generator.Created, Generator.PhaseSucceeded, Generator.StepSucceeded)
+# What a worker follows of other processes: what its runners hear, and what wakes it.
+FOLLOWED_BY_WORKERS = HEARD_BY_RUNNERS + WAKING
 
 
 def utc_now() -> datetime:
@@ -50,14 +57,19 @@ class Worker:
         self.clock = clock
         self.on_part = on_part or (lambda _: None)
         self.stopping = threading.Event()
+        self._wake = threading.Event()
         self._busy = 0
         self._lock = threading.Lock()
         self._swept: dict[UUID, datetime] = {}
+        self._next_sweep = datetime.min.replace(tzinfo=UTC)
 
     def run(self, *, once: bool = False) -> None:
         """Work until `stop()` (finishing the parts in hand), or, with `once`, until no part
         is left to claim and none is running here."""
-        with self.service.following():
+        # Not every event: with many workers, each reading every progress report of every
+        # generator cost more than the work.
+        unsubscribe = self.service.subscribe(self._hear)
+        with self.service.following(FOLLOWED_BY_WORKERS):
             threads = [
                 threading.Thread(target=self._loop, args=(once,), name=f"ffwd-worker-{i}")
                 for i in range(self.concurrency)
@@ -66,10 +78,16 @@ class Worker:
                 thread.start()
             for thread in threads:
                 thread.join()
+        unsubscribe()
 
     def stop(self) -> None:
         """Stop claiming; parts in hand run to their end (graceful shutdown)."""
         self.stopping.set()
+        self._wake.set()
+
+    def _hear(self, events: Sequence[Any]) -> None:
+        if any(type(e) in WAKING for e in events):
+            self._wake.set()
 
     def _loop(self, once: bool) -> None:
         while not self.stopping.is_set():
@@ -89,7 +107,8 @@ class Worker:
                 continue
             if once and idle_everywhere and not failed:
                 return
-            self.stopping.wait(self.poll_s)
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
 
     def _work_once(self) -> bool:
         now = self.clock()
@@ -106,7 +125,12 @@ class Worker:
         return False
 
     def _sweep(self, now: datetime) -> None:
-        """Delete the files of generators cancelled lately, once each per worker."""
+        """Delete the files of generators cancelled lately, once each per worker; a look at
+        most once a poll interval (a worker woken for each new part must not look each time)."""
+        with self._lock:
+            if now < self._next_sweep:
+                return
+            self._next_sweep = now + timedelta(seconds=self.poll_s)
         since = now - SWEEP_WINDOW
         for generator_id in self.service.store.cancelled_since(since, CANDIDATES):
             with self._lock:

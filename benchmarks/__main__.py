@@ -9,10 +9,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import control, engines, http, startup, storage, workers
+from benchmarks import control, engines, http, many_workers, scale, startup, storage, workers
 from benchmarks.results import Record, write_results
 
-# Each module has `run(folder, scale) -> list[Record]`; add new benchmark modules here.
+# Each module has `run(folder, scale) -> list[Record]`; add new benchmark modules here. A
+# module with `DEFAULT = False` runs only when named (`--only NAME`).
 MODULES = {
     "startup": startup,
     "storage": storage,
@@ -20,6 +21,8 @@ MODULES = {
     "http": http,
     "engines": engines,
     "workers": workers,
+    "scale": scale,
+    "many_workers": many_workers,
 }
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -39,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     records: list[Record] = []
     with tempfile.TemporaryDirectory(prefix="ffwd-bench-", dir=args.dir) as tmp:
         print(f"benchmarks in {tmp}: candidates alternate call by call (scale {args.scale})")
-        for name in args.only or list(MODULES):
+        chosen = args.only or [n for n, m in MODULES.items() if getattr(m, "DEFAULT", True)]
+        for name in chosen:
             folder = Path(tmp) / name
             folder.mkdir()
             for record in MODULES[name].run(folder, args.scale):

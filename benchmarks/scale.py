@@ -210,7 +210,7 @@ def _measure(folder: Path, urls: dict[int, str], scale: float) -> dict[int, dict
         "list_ms": lambda n: services[n].list_generators,
         "list_running_ms": lambda n: lambda: services[n].list_generators(state="running"),
         "prefix_ms": lambda n: lambda: services[n].resolve(str(random.choice(ids[n]))[:8]),
-        "view_ms": lambda n: lambda: services[n].get_view(random.choice(ids[n])),
+        "view_ms": lambda n: _views(services[n], ids[n]),
         "idle_poll_ms": lambda n: lambda: _poll(services[n], now),
     }
     costs: dict[int, dict[str, float]] = {n: {} for n in urls}
@@ -226,6 +226,14 @@ def _measure(folder: Path, urls: dict[int, str], scale: float) -> dict[int, dict
     for n, process_costs in _processes(urls, folder, max(3, int(7 * scale))).items():
         costs[n] |= process_costs
     return costs
+
+
+def _views(svc: Any, ids: list[UUID]) -> Callable[[], object]:
+    """Views of the newest generators in turn: the k-th newest is a copy of the same
+    template at every size (sizes are multiples of the templates, less one), so every size
+    replays the same histories."""
+    turn = iter(range(10**9))
+    return lambda: svc.get_view(ids[next(turn) % len(ids)])
 
 
 def _alternating_ms(calls: list[Callable[[], object]], n: int) -> list[float]:

@@ -360,7 +360,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.role == "latency-worker":
         _bench_worker(args.store, args.data, _SleepyEngine(), poll_s=0.005)
     else:
-        _bench_worker(args.store, args.data, _InstantEngine(), poll_s=0.05)
+        _bench_worker(args.store, args.data, _InstantEngine(), poll_s=1.0)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from ffwd.adapters.cli.admin import admin_app
 from ffwd.adapters.cli.notify import notify_app, notify_while_running
 from ffwd.adapters.cli.options import (
     DEFAULT_DATA,
@@ -293,6 +294,7 @@ def demo(
 
 
 app.add_typer(notify_app, name="notify")
+app.add_typer(admin_app, name="admin")
 
 
 def main() -> None:

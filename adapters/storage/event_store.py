@@ -34,11 +34,12 @@ from ffwd.adapters.storage.cache import (
     copy_generator,
     project_generator,
 )
+from ffwd.adapters.storage.claim_turns import AdvisoryTurns, LocalTurns
 from ffwd.adapters.storage.codec import EventCodec, Row
 from ffwd.adapters.storage.read_model import VERSION
 from ffwd.adapters.storage.sqlite_log import LAST, Conflict, SQLiteLog
 from ffwd.adapters.storage.urls import persistence_env
-from ffwd.application.ports import ConcurrentWrite
+from ffwd.application.ports import ClaimTurn, ConcurrentWrite
 from ffwd.application.summaries import Summary, SummaryQuery, summarize
 from ffwd.domain.errors import UnknownGenerator
 from ffwd.domain.generator import Generator
@@ -104,6 +105,8 @@ class EventSourcedStore:
             self._log, self._index = _RecorderLog(self.recorder), self.recorder
         self._codec = EventCodec(self.app.mapper)
         self._cache = Cache(cache_size)
+        postgres = url.startswith(("postgresql:", "postgres:"))
+        self._turns: Any = AdvisoryTurns(self.recorder.datastore.pool) if postgres else LocalTurns()
         if self._index.read_model_version() != VERSION:
             self.rebuild_summaries(force=False)
 
@@ -214,6 +217,9 @@ class EventSourcedStore:
 
     def cancelled_since(self, since: datetime, limit: int) -> list[UUID]:
         return self._index.cancelled_since(since, limit)
+
+    def claim_turn(self, generator_id: UUID) -> ClaimTurn | None:
+        return self._turns.take(generator_id)
 
     def generator_ids(self) -> list[UUID]:
         """Every generator's id, oldest first (reads the whole index: for tools, not for

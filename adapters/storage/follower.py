@@ -24,8 +24,11 @@ class PollingFollower:
         self.store = store
         self.poll_s = poll_s
 
-    def follow(self, listener: Callable[[Sequence[Any]], None]) -> Callable[[], None]:
-        """Start following in a daemon thread; returns the function that stops it."""
+    def follow(
+        self, listener: Callable[[Sequence[Any]], None], topics: Sequence[str] = ()
+    ) -> Callable[[], None]:
+        """Start following in a daemon thread (events of `topics` only, when given);
+        returns the function that stops it."""
         recorder, mapper = self.store.app.recorder, self.store.app.mapper
         position = recorder.max_notification_id() or 0
         stopped = threading.Event()
@@ -34,7 +37,9 @@ class PollingFollower:
             nonlocal position
             while not stopped.wait(self.poll_s):
                 try:
-                    notifications = recorder.select_notifications(position + 1, _PAGE)
+                    notifications = recorder.select_notifications(
+                        position + 1, _PAGE, topics=list(topics)
+                    )
                     events = [mapper.to_domain_event(n) for n in notifications]
                 except Exception:  # a store hiccup must not end delivery: try again next poll
                     log.warning("polling the event log failed", exc_info=True)

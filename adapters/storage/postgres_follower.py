@@ -1,7 +1,9 @@
 """Cross-process delivery on PostgreSQL: LISTEN/NOTIFY wakes a reader of the event log.
 
 eventsourcing's PostgreSQL recorder sends `NOTIFY <channel>` in every transaction that stores
-events. A follower LISTENs on that channel over a dedicated connection and, when woken, reads
+events (ours also `NOTIFY ffwd_workers` when it stores one that workers follow: a follower
+of those topics alone, a worker's, listens there). A follower LISTENs on its channel over a
+dedicated connection and, when woken, reads
 the new rows with the recorder's own `select_notifications` from the position it reached, so a
 NOTIFY only says "look now" and nothing depends on it arriving (ADR 0016):
 
@@ -24,6 +26,7 @@ import psycopg
 from psycopg import sql
 
 from ffwd.adapters.storage.event_store import EventSourcedStore
+from ffwd.adapters.storage.postgres_recorder import WORKER_TOPICS, WORKERS_CHANNEL
 from ffwd.adapters.storage.urls import persistence_env
 
 log = logging.getLogger(__name__)
@@ -59,18 +62,25 @@ class PostgresFollower:
         self.channel = store.app.recorder.channel_name  # type: ignore[attr-defined]
         self.listens = 0  # LISTEN connections opened so far (tests and benchmarks read it)
 
-    def follow(self, listener: Callable[[Sequence[Any]], None]) -> Callable[[], None]:
-        """Start following in a daemon thread; returns the function that stops it."""
+    def follow(
+        self, listener: Callable[[Sequence[Any]], None], topics: Sequence[str] = ()
+    ) -> Callable[[], None]:
+        """Start following in a daemon thread (events of `topics` only, when given);
+        returns the function that stops it."""
         recorder, mapper = self.store.app.recorder, self.store.app.mapper
         position = recorder.max_notification_id() or 0
         stopped = threading.Event()
+        for_workers = bool(topics) and set(topics) <= WORKER_TOPICS
+        channel = WORKERS_CHANNEL if for_workers else self.channel
 
         def read() -> bool:
             """Deliver every event stored after `position`; True when there was any."""
             nonlocal position
             found = False
             while not stopped.is_set():
-                notifications = recorder.select_notifications(position + 1, _PAGE)
+                notifications = recorder.select_notifications(
+                    position + 1, _PAGE, topics=list(topics)
+                )
                 if not notifications:
                     return found
                 events = [mapper.to_domain_event(n) for n in notifications]
@@ -90,7 +100,7 @@ class PostgresFollower:
             while not stopped.is_set():
                 try:
                     if conn is None:
-                        conn = self._listen()
+                        conn = self._listen(channel)
                         notified = True  # look now: events stored while nobody listened
                     else:
                         notified = self._wait(conn, stopped)
@@ -121,7 +131,7 @@ class PostgresFollower:
 
         return stop
 
-    def _listen(self) -> psycopg.Connection:
+    def _listen(self, channel: str) -> psycopg.Connection:
         conn = psycopg.connect(
             **self._conninfo,
             autocommit=True,
@@ -134,7 +144,7 @@ class PostgresFollower:
             tcp_user_timeout=10_000,
         )
         try:
-            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
         except BaseException:
             _close(conn)
             raise

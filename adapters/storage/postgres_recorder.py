@@ -14,6 +14,13 @@ from psycopg.sql import SQL, Identifier
 
 from ffwd.adapters.storage import read_model
 from ffwd.adapters.storage.read_model import POSTGRES, Replay, SummaryQueries, histories
+from ffwd.application.worker import FOLLOWED_BY_WORKERS
+
+# Workers listen here: woken by the events they follow (a stop, a cancel, a takeover, a part
+# that may be claimed now), not by every progress report of every generator, which the
+# library's own channel announces to every listener.
+WORKERS_CHANNEL = "ffwd_workers"
+WORKER_TOPICS = frozenset(cls.TOPIC for cls in FOLLOWED_BY_WORKERS)
 
 
 class PostgresRecorder(PostgresApplicationRecorder, SummaryQueries):
@@ -34,6 +41,8 @@ class PostgresRecorder(PostgresApplicationRecorder, SummaryQueries):
         summary = kwargs.get("summary")
         if summary is not None:
             curs.execute(POSTGRES.upsert, read_model.encode(summary), prepare=True)
+        if any(e.topic in WORKER_TOPICS for e in stored_events):
+            curs.execute(f"NOTIFY {WORKERS_CHANNEL}")
 
     def rebuild(self, replay: Replay, force: bool) -> int:
         """Every summary anew, in one transaction that holds the events table's write lock

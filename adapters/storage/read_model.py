@@ -121,15 +121,16 @@ class Dialect:
         return f"SELECT id FROM {TABLE} WHERE id >= {m} AND id < {m} ORDER BY id LIMIT {m}"
 
     @property
-    def ready(self) -> str:
-        return f"SELECT id FROM {TABLE} WHERE ready = 1 ORDER BY position LIMIT {self.mark}"
-
-    @property
-    def expired(self) -> str:
+    def claimable(self) -> str:
+        """Ready generators oldest first, then those whose first lease ran out: one round
+        trip, each half by its own partial index."""
         m = self.mark
         return (
-            f"SELECT id FROM {TABLE} WHERE lease_expires_at IS NOT NULL "
-            f"AND lease_expires_at <= {m} ORDER BY lease_expires_at LIMIT {m}"
+            f"SELECT id, 0 AS half, position AS rank FROM (SELECT id, position FROM {TABLE} "
+            f"WHERE ready = 1 ORDER BY position LIMIT {m}) AS ready UNION ALL "
+            f"SELECT id, 1, lease_expires_at FROM (SELECT id, lease_expires_at FROM {TABLE} "
+            f"WHERE lease_expires_at IS NOT NULL AND lease_expires_at <= {m} "
+            f"ORDER BY lease_expires_at LIMIT {m}) AS expired ORDER BY half, rank"
         )
 
     @property
@@ -177,9 +178,8 @@ class SummaryQueries:
         return [UUID(r[0]) for r in rows]
 
     def claimable(self, now: datetime, limit: int) -> list[UUID]:
-        ready = self._read(self.dialect.ready, [limit])
-        expired = self._read(self.dialect.expired, [micros(now), limit])
-        return merged((r[0] for r in ready), (r[0] for r in expired))
+        rows = self._read(self.dialect.claimable, [limit, micros(now), limit])
+        return merged(r[0] for r in rows)
 
     def cancelled_since(self, since: datetime, limit: int) -> list[UUID]:
         rows = self._read(self.dialect.cancelled_since, [micros(since), limit])

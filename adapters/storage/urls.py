@@ -39,7 +39,7 @@ def persistence_env(url: str) -> dict[str, str]:
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_CONNECT_TIMEOUT": "10",
-            "POSTGRES_PRE_PING": "y",
+            "POSTGRES_PRE_PING": "n",
             "APPLICATION_RECORDER_TOPIC": PG_RECORDER,
         }
     raise InvalidSpec([f"store: unknown scheme in {url!r} (memory://, sqlite:///, postgresql://)"])
