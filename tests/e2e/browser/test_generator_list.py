@@ -1,0 +1,80 @@
+"""The generator list in Chromium: a page at a time, filtered by state and name, and kept fresh
+without ever piling up requests (one open tab was a denial of service)."""
+
+import threading
+import time
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from tests.integration.workers.conftest import wait_until
+
+
+def queued(web: Any, web_tables: Any, count: int) -> list[str]:
+    """Generators created in the store (not run): shop-00, shop-01, ... oldest first."""
+    table = {"name": "customers", "path": str(web_tables / "customers.csv"), "text_columns": []}
+    return [
+        str(web.svc.create_generator({"name": f"shop-{i:02d}", "tables": [table]}))
+        for i in range(count)
+    ]
+
+
+def names(page: Page) -> Any:
+    return page.locator("#generators th a")
+
+
+def test_pages_filters_and_search(web, web_tables, page: Page) -> None:
+    ids = queued(web, web_tables, 30)
+    for gid in ids[:3]:
+        web.svc.cancel(gid, requested_by="test")
+
+    page.goto(web.url + "/")
+    expect(names(page)).to_have_count(25)
+    expect(names(page).first).to_have_text("shop-29")
+    newer, older = page.locator("#newer"), page.locator("#older")
+    expect(newer).to_be_disabled()
+    older.click()
+    expect(names(page)).to_have_text([f"shop-{i:02d}" for i in range(4, -1, -1)])
+    expect(older).to_be_disabled()
+    newer.click()
+    expect(names(page)).to_have_count(25)
+    expect(names(page).first).to_have_text("shop-29")
+
+    page.locator("#filter-state").select_option("cancelled")
+    expect(names(page)).to_have_text(["shop-02", "shop-01", "shop-00"])
+    assert "state=cancelled" in page.url
+    page.locator("#filter-state").select_option("")
+    page.locator("#filter-name").fill("SHOP-1")
+    expect(names(page)).to_have_text([f"shop-{i}" for i in range(19, 9, -1)])
+    page.locator("#filter-name").fill("no such thing")
+    expect(page.locator("#generators")).to_contain_text("No generator matches these filters.")
+
+    page.reload()  # the filters are in the address: a reload keeps them
+    expect(page.locator("#filter-name")).to_have_value("no such thing")
+
+
+def test_refreshes_never_overlap_even_when_the_store_is_slow(web, web_tables, page: Page):
+    """Each list request here takes longer than the refresh interval (3 s): a refresh starts
+    only once the last one ended, so at most one is ever in flight."""
+    queued(web, web_tables, 3)
+    in_flight, most, done = [0], [0], [0]
+    lock = threading.Lock()
+    listed = web.svc.list_generators
+
+    def slow_list(**query: Any) -> Any:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        try:
+            time.sleep(3.5)
+            return listed(**query)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+                done[0] += 1
+
+    web.svc.list_generators = slow_list
+    page.goto(web.url + "/")
+    expect(names(page)).to_have_count(3, timeout=60_000)
+    wait_until(lambda: done[0] >= 3, 120, "three list requests to end")
+    assert most[0] == 1, f"{most[0]} list requests were in flight at once"
