@@ -11,6 +11,10 @@ from ffwd.domain.errors import InvalidSpec
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")]
 Positive = Annotated[float, Field(gt=0)]
+# A spec is at most ~8 levels deep and holds tens of values: far larger ones are refused before
+# anything walks them (a YAML alias bomb, a deeply nested body).
+MAX_DEPTH = 32
+MAX_VALUES = 100_000
 
 
 class Strict(BaseModel):
@@ -273,12 +277,30 @@ class GeneratorSpec(Strict):
         return next(t for t in self.tables if t.name == name)
 
 
+def check_size(raw: Any, where: str = "spec") -> None:
+    """InvalidSpec when `raw` nests deeper than MAX_DEPTH or holds more than MAX_VALUES values
+    (shared ones counted each time they are reached); costs at most MAX_VALUES steps."""
+    stack, seen = [(raw, 1)], 0
+    while stack:
+        value, depth = stack.pop()
+        seen += 1
+        if depth > MAX_DEPTH:
+            raise InvalidSpec([f"{where}: nested deeper than {MAX_DEPTH} levels"])
+        if seen > MAX_VALUES:
+            raise InvalidSpec([f"{where}: more than {MAX_VALUES:,} values"])
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend((v, depth + 1) for v in value)
+
+
 def parse_spec(raw: Any) -> GeneratorSpec:
     """A GeneratorSpec from a dict (or a parsed spec), or InvalidSpec listing every problem."""
     if isinstance(raw, GeneratorSpec):
         return raw
     if not isinstance(raw, dict):
         raise InvalidSpec([f"the spec must be an object, not {type(raw).__name__}"])
+    check_size(raw)
     try:
         return GeneratorSpec.model_validate(raw)
     except ValidationError as e:
@@ -294,12 +316,15 @@ def _across_sections(spec: dict[str, Any]) -> list[str]:
     problems = []
     tables = spec.get("tables")
     listed = tables if isinstance(tables, list) else []
-    names = [t["name"] for t in listed if isinstance(t, dict) and "name" in t]
-    if len(set(map(str, names))) != len(names):
+    # Only names that are text: a name of another type is its own problem, and never turned
+    # into text here (it may be huge).
+    names = [t["name"] for t in listed if isinstance(t, dict) and isinstance(t.get("name"), str)]
+    if len(set(names)) != len(names):
         problems.append("tables: table names must be unique")
     synthesis = spec.get("synthesis")
     rows = synthesis.get("rows") if isinstance(synthesis, dict) else None
-    unknown = sorted(set(map(str, rows)) - set(map(str, names))) if isinstance(rows, dict) else []
+    keys = {k for k in rows if isinstance(k, str)} if isinstance(rows, dict) else set()
+    unknown = sorted(keys - set(names))
     if unknown:
         problems.append(f"synthesis.rows: unknown tables {unknown}")
     kind = spec.get("kind", "training")
