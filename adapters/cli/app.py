@@ -8,6 +8,7 @@ import contextlib
 import json
 import signal
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -25,6 +26,7 @@ from ffwd.adapters.cli.options import (
     service,
     who,
 )
+from ffwd.adapters.cli.terminal import clean
 from ffwd.domain.errors import FfwdError, InvalidSpec
 
 DEFAULT_LEASE_S = 30.0  # the same as ffwd.domain.generator.DEFAULT_LEASE_S
@@ -74,7 +76,7 @@ def run(
     out.print(render(view))
     if view.state != "succeeded":
         why = view.error or "nothing was kept"
-        print(f"generator {gid} ended {view.state}: {why}", file=sys.stderr)
+        print(f"generator {gid} ended {view.state}: {clean(why)}", file=sys.stderr)
         raise typer.Exit(1)
 
 
@@ -90,7 +92,7 @@ def stop(
     view = service(store, data).request_stop(generator, phase, requested_by=who())
     p = next(p for p in view.phases if p.id == phase)
     when = "when it begins" if p.state == "pending" else "at its next step boundary"
-    print(f"Stop requested for {phase} of {view.id}: applied {when}.")
+    print(f"Stop requested for {clean(phase)} of {view.id}: applied {when}.")
 
 
 @app.command()
@@ -192,7 +194,8 @@ def list_generators(
         _print_json([s.model_dump(mode="json") for s in summaries])
         return
     for s in summaries:
-        print(f"{s.id}  {s.state:<10} {s.kind:<14} {s.created_at:%Y-%m-%d %H:%M}  {s.name}")
+        when = f"{s.created_at:%Y-%m-%d %H:%M}"
+        print(f"{s.id}  {s.state:<10} {s.kind:<14} {when}  {clean(s.name)}")
 
 
 @app.command()
@@ -238,6 +241,35 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--inputs",
+            envvar="FFWD_INPUTS",
+            help="A folder whose files specs sent to this server may name (repeatable; "
+            "FFWD_INPUTS is :-separated). Default: {data}/inputs.",
+        ),
+    ] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="A host name clients reach this server by (repeatable; '*': any). "
+            "Default: the bound address, plus localhost and 127.0.0.1 on loopback.",
+        ),
+    ] = None,
+    no_token: Annotated[
+        bool,
+        typer.Option(
+            "--no-token", help="Serve beyond loopback without FFWD_API_TOKEN (not advised)."
+        ),
+    ] = False,
+    max_table_mb: Annotated[
+        float,
+        typer.Option(
+            envvar="FFWD_MAX_TABLE_MB", min=0, help="The largest table file a spec may name."
+        ),
+    ] = 100.0,
     notify: NotifyOption = None,
     store: Store = DEFAULT_STORE,
     data: Data = DEFAULT_DATA,
@@ -245,14 +277,25 @@ def serve(
     """The HTTP API (OpenAPI at /docs) and the web page with the Model Training panel;
     generators created through the API run in this server. Needs the `web` extra."""
     try:
+        from ffwd.adapters.http.serve import Exposed, app_settings
         from ffwd.adapters.http.serve import serve as serve_http
     except ImportError as e:
         raise typer.BadParameter(
             f"the web extra is not installed: pip install 'ffwd[web]' ({e})"
         ) from None
+    options = {
+        "inputs": inputs or (),
+        "allowed_hosts": allowed_host or (),
+        "no_token": no_token,
+        "max_table_bytes": int(max_table_mb * 1_000_000),
+    }
+    try:
+        app_settings(host, data, **options)
+    except Exposed as e:
+        raise typer.BadParameter(str(e)) from None
     if notify:
         notify_while_running(ctx, service(store, data).store, notify)
-    serve_http(store=store, data=data, host=host, port=port)
+    serve_http(store=store, data=data, host=host, port=port, **options)
 
 
 @app.command()
@@ -275,5 +318,5 @@ def main() -> None:
         app()
     except FfwdError as e:
         for line in getattr(e, "problems", None) or [e.message]:
-            print(f"error: {e.code}: {line}", file=sys.stderr)
+            print(f"error: {e.code}: {clean(line)}", file=sys.stderr)
         sys.exit(2 if isinstance(e, InvalidSpec) else 1)
