@@ -4,6 +4,7 @@
 (() => {
   const { h } = ffwd;
   const REFRESH_MS = 3000;
+  let timer = null;
 
   function render(summaries) {
     const body = document.getElementById("generators");
@@ -22,13 +23,14 @@
 
   async function refresh() {
     try {
-      const response = await fetch("/api/generators", { headers: { Accept: "application/json" } });
-      if (response.ok) render(await response.json());
+      render(await ffwd.api("GET", "/api/generators"));
     } catch (err) {
-      /* the server is away: keep what is shown, try again later */
+      // No token given: stop asking. The server is away: keep what is shown, try later.
+      if (err instanceof ffwd.ApiError && err.problem.code === "unauthorized") clearInterval(timer);
     }
   }
 
-  render(ffwd.initial("initial-list"));
-  setInterval(refresh, REFRESH_MS);
+  const initial = ffwd.initial("initial-list");  // null when the server has a token
+  if (initial === null) refresh(); else render(initial);
+  timer = setInterval(refresh, REFRESH_MS);
 })();

@@ -90,13 +90,17 @@ def long_spec(web_tables: Path) -> dict[str, Any]:
 class WebServer:
     """The server under test, its store and data folders, and a client of its API."""
 
-    def __init__(self, root: Path, api_token: str) -> None:
+    def __init__(self, root: Path, api_token: str, inputs: Path) -> None:
         self.store = f"sqlite:///{root / 'store.db'}"
         self.data = str(root / "data")
         self.token = api_token
         self.svc: GeneratorService = build_service(store=self.store, data=self.data)
         self.app = create_app(
-            self.svc, run_generators=True, api_token=api_token, progress_interval_s=0.2
+            self.svc,
+            run_generators=True,
+            api_token=api_token,
+            inputs=[inputs],
+            progress_interval_s=0.2,
         )
         self.server = BackgroundServer(self.app).start()
         self.url = self.server.url
@@ -123,13 +127,14 @@ class WebServer:
 
 
 @pytest.fixture
-def make_server(tmp_path: Path) -> Iterator[Callable[..., WebServer]]:
+def make_server(tmp_path: Path, web_tables: Path) -> Iterator[Callable[..., WebServer]]:
+    """Servers whose input folder holds the web tables."""
     servers: list[WebServer] = []
 
     def make(api_token: str = "") -> WebServer:
         folder = tmp_path / f"server{len(servers)}"
         folder.mkdir()
-        servers.append(WebServer(folder, api_token))
+        servers.append(WebServer(folder, api_token, web_tables))
         return servers[-1]
 
     yield make
