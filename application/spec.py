@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ffwd.domain.errors import InvalidSpec
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")]
-Positive = Annotated[float, Field(gt=0)]
+Positive = Annotated[float, Field(strict=True, gt=0)]
+# Numbers are numbers: JSON `true` or "3" is not taken for 1 or 3.0 (pydantic's lax mode would).
+Number = Annotated[float, Field(strict=True)]
 # A spec is at most ~8 levels deep and holds tens of values: far larger ones are refused before
 # anything walks them (a YAML alias bomb, a deeply nested body).
 MAX_DEPTH = 32
@@ -25,21 +27,21 @@ class Strict(BaseModel):
 
 class DifferentialPrivacySpec(Strict):
     max_epsilon: Positive = 3.0
-    delta: Annotated[float, Field(gt=0, lt=1)] = 1e-5
+    delta: Annotated[float, Field(strict=True, gt=0, lt=1)] = 1e-5
     noise_multiplier: Positive = 1.0
     max_grad_norm: Positive = 1.0
 
 
 class TrainingSpec(Strict):
-    max_epochs: Annotated[int, Field(ge=1)] = 50
+    max_epochs: Annotated[int, Field(strict=True, ge=1)] = 50
     max_training_time_s: Positive | None = 600.0
-    early_stopping_patience: Annotated[int, Field(ge=1)] | None = 4
-    early_stopping_min_delta: Annotated[float, Field(ge=0)] = 1e-3
+    early_stopping_patience: Annotated[int, Field(strict=True, ge=1)] | None = 4
+    early_stopping_min_delta: Annotated[float, Field(strict=True, ge=0)] = 1e-3
     differential_privacy: DifferentialPrivacySpec | None = None
-    batch_size: Annotated[int, Field(ge=1)] = 64
+    batch_size: Annotated[int, Field(strict=True, ge=1)] = 64
     learning_rate: Positive = 0.05
-    validation_split: Annotated[float, Field(gt=0, le=0.5)] = 0.1
-    max_parallel_phases: Annotated[int, Field(ge=1)] = 1
+    validation_split: Annotated[float, Field(strict=True, gt=0, le=0.5)] = 0.1
+    max_parallel_phases: Annotated[int, Field(strict=True, ge=1)] = 1
 
 
 class TableSpec(Strict):
@@ -49,11 +51,11 @@ class TableSpec(Strict):
 
 
 class SynthesisSpec(Strict):
-    rows: dict[str, Annotated[int, Field(ge=1)]] = {}
+    rows: dict[str, Annotated[int, Field(strict=True, ge=1)]] = {}
 
 
-Fraction = Annotated[float, Field(ge=0, le=1)]
-Share = Annotated[float, Field(gt=0, lt=1)]
+Fraction = Annotated[float, Field(strict=True, ge=0, le=1)]
+Share = Annotated[float, Field(strict=True, gt=0, lt=1)]
 Sampling = Literal["weighted", "uniform"]
 MockProvider = Literal[
     "name", "first_name", "last_name", "email", "safe_email", "user_name", "phone_number",
@@ -67,7 +69,7 @@ class Mask(Strict):
     """Replace characters with `symbol`: `characters` of them (all when null) from `direction`."""
 
     technique: Literal["mask"]
-    characters: Annotated[int, Field(ge=1)] | None = None
+    characters: Annotated[int, Field(strict=True, ge=1)] | None = None
     direction: Literal["left", "right"] = "left"
     symbol: Annotated[str, Field(min_length=1, max_length=1)] = "*"
 
@@ -95,8 +97,8 @@ class PerturbNumber(Strict):
     technique: Literal["perturb_number"]
     alpha: Fraction = 0.5
     mode: Sampling = "weighted"
-    range: tuple[float, float] | None = None
-    decimals: Annotated[int, Field(ge=0, le=12)] | None = None
+    range: tuple[Number, Number] | None = None
+    decimals: Annotated[int, Field(strict=True, ge=0, le=12)] | None = None
 
     @model_validator(mode="after")
     def _range(self) -> "PerturbNumber":
@@ -125,7 +127,7 @@ class PerturbCategory(Strict):
     technique: Literal["perturb_category"]
     alpha: Fraction = 0.5
     mode: Sampling = "weighted"
-    frequencies: Annotated[dict[str, Annotated[float, Field(gt=0)]], Field(min_length=1)] | None = (
+    frequencies: Annotated[dict[str, Annotated[float, Field(strict=True, gt=0)]], Field(min_length=1)] | None = (
         None
     )
 
@@ -134,7 +136,7 @@ class Bin(Strict):
     """Replace each number by its interval: `bins` equal-width bins, or the edges given."""
 
     technique: Literal["bin"]
-    bins: Annotated[int, Field(ge=1, le=1000)] | Annotated[list[float], Field(min_length=2)] = 10
+    bins: Annotated[int, Field(strict=True, ge=1, le=1000)] | Annotated[list[Number], Field(min_length=2)] = 10
 
     @model_validator(mode="after")
     def _increasing(self) -> "Bin":
@@ -156,8 +158,8 @@ class TopBottomCode(Strict):
 
     technique: Literal["top_bottom_code"]
     q: Share | None = None
-    lower: float | None = None
-    upper: float | None = None
+    lower: Number | None = None
+    upper: Number | None = None
 
     @model_validator(mode="after")
     def _limits(self) -> "TopBottomCode":
@@ -232,7 +234,7 @@ class AnonymizationSpec(Strict):
     """Per table, per column: the technique and its options (ADR 0012). Columns not named are
     copied unchanged; `seed` makes every random technique repeatable."""
 
-    seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
+    seed: Annotated[int, Field(strict=True, ge=0, lt=2**32)] = 0
     columns: dict[Name, dict[Annotated[str, Field(min_length=1)], Technique]] = {}
 
     def problems(self, tables: Mapping[str, Sequence[str] | None]) -> list[str]:

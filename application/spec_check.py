@@ -45,7 +45,7 @@ class SpecCheck:
             problems.append(f"engine: unknown engine {spec.engine!r} (known: {known})")
         columns: dict[str, list[str] | None] = {}
         for table in spec.tables:
-            path = (base_dir / table.path).resolve()
+            path = _resolved(base_dir, table.path)
             columns[table.name] = None
             try:
                 info = self.datasets.describe(str(path), max_bytes)
@@ -79,8 +79,17 @@ class SpecCheck:
                 continue
             name = table.get("name")
             try:
-                self.datasets.describe(str((base_dir / path).resolve()), max_bytes)
+                self.datasets.describe(str(_resolved(base_dir, path)), max_bytes)
             except DatasetProblem as e:
                 where = name if isinstance(name, str) else i
                 found.append(f"tables.{where}.path: {path!r}: {e}")
         return found
+
+
+def _resolved(base_dir: Path, path: str) -> Path:
+    """The absolute path, symlinks resolved where it can be (a NUL byte or a link loop: as
+    given, and then no such file)."""
+    try:
+        return (base_dir / path).resolve()
+    except (OSError, ValueError, RuntimeError):
+        return base_dir / path

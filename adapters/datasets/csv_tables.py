@@ -3,6 +3,7 @@
 import csv
 import itertools
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from datetime import date
@@ -85,9 +86,13 @@ class CsvDatasets:
 
     def describe(self, path: str, max_bytes: int | None = None) -> TableInfo:
         file = Path(path)
-        if not file.is_file():
+        try:
+            found = file.stat()
+        except (OSError, ValueError):  # missing, a name too long, a NUL byte in it
+            raise DatasetProblem("no such file") from None
+        if not stat.S_ISREG(found.st_mode):
             raise DatasetProblem("no such file")
-        if max_bytes is not None and file.stat().st_size > max_bytes:
+        if max_bytes is not None and found.st_size > max_bytes:
             raise DatasetProblem(f"it is larger than this server's limit of {max_bytes:,} bytes")
         try:
             with file.open(newline="", encoding="utf-8") as f:
@@ -98,6 +103,8 @@ class CsvDatasets:
                 count = len(sample) + sum(1 for _ in _rows(reader))
         except (UnicodeDecodeError, csv.Error) as e:
             raise DatasetProblem(f"cannot read it as UTF-8 CSV: {unreadable(e)}") from None
+        except OSError:
+            raise DatasetProblem("it cannot be read") from None
         if not count:
             raise DatasetProblem("it has no rows")
         text = [

@@ -23,6 +23,7 @@ from ffwd.adapters.http.guard import LOOPBACK_NAMES, RequestGuard
 from ffwd.adapters.http.runner import BackgroundRuns
 from ffwd.application.inputs import InputFolders
 from ffwd.application.service import GeneratorService
+from ffwd.application.spec import GeneratorSpec
 from ffwd.application.views import GeneratorSummary, GeneratorView, HistoryEntry
 
 TOKEN_ENV = "FFWD_API_TOKEN"
@@ -37,8 +38,9 @@ SPEC_EXAMPLE = {
     "synthesis": {"rows": {"customers": 1000}},
 }
 
-# Shows the bearer scheme in OpenAPI; the RequestGuard checks the token.
-_bearer = HTTPBearer(auto_error=False, description="Needed when FFWD_API_TOKEN is set.")
+# Shows the bearer scheme in OpenAPI when the server has a token; the RequestGuard checks it.
+_bearer = HTTPBearer(auto_error=False, description="The server's FFWD_API_TOKEN.")
+_SCHEMAS = "#/components/schemas/{model}"
 
 
 def _json(payload: str, status_code: int = 200) -> Response:
@@ -59,14 +61,37 @@ def requester(x_requested_by: Annotated[str | None, Header()] = None) -> str:
     return who.strip() or DEFAULT_REQUESTER
 
 
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI for a JSON body that the endpoint takes as it is and validates itself."""
+    return {"requestBody": {"content": {"application/json": {"schema": schema}}}}
+
+
+def _with_spec_schemas(app: FastAPI) -> None:
+    """`/openapi.json` with the spec's models beside the views': the create body names them."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            spec = GeneratorSpec.model_json_schema(ref_template=_SCHEMAS)
+            models = schema.setdefault("components", {}).setdefault("schemas", {})
+            models.update(spec.pop("$defs", {}), GeneratorSpec=spec)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def api_router(
     svc: GeneratorService,
     runs: BackgroundRuns | None,
     inputs: InputFolders,
     poll_s: float,
+    token_needed: bool,
 ) -> APIRouter:
     router = APIRouter(
-        prefix="/api/generators", tags=["generators"], dependencies=[Depends(_bearer)]
+        prefix="/api/generators",
+        tags=["generators"],
+        dependencies=[Depends(_bearer)] if token_needed else [],
     )
     changes, reads = problems.responses(*problems.CHANGES), problems.responses(*problems.READS)
     Who = Annotated[str, Depends(requester)]
@@ -79,6 +104,7 @@ def api_router(
             201: {"content": {"application/json": {"example": {"id": "5f0c..."}}}},
             **changes,
         },
+        openapi_extra=_body({"$ref": _SCHEMAS.format(model="GeneratorSpec")}),
     )
     def create_generator(
         spec: Annotated[Any, Body(examples=[SPEC_EXAMPLE])],
@@ -238,7 +264,8 @@ def create_app(
         return {"status": "ok"}
 
     folders = InputFolders.of(inputs, max_table_bytes)
-    app.include_router(api_router(svc, runs, folders, poll_s))
+    app.include_router(api_router(svc, runs, folders, poll_s, token is not None))
+    _with_spec_schemas(app)
     pages.install(app, svc, root, token_needed=token is not None)
     docs.install(app)
     return app
