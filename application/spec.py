@@ -127,16 +127,17 @@ class PerturbCategory(Strict):
     technique: Literal["perturb_category"]
     alpha: Fraction = 0.5
     mode: Sampling = "weighted"
-    frequencies: Annotated[dict[str, Annotated[float, Field(strict=True, gt=0)]], Field(min_length=1)] | None = (
-        None
-    )
+    frequencies: Annotated[dict[str, Positive], Field(min_length=1)] | None = None
 
 
 class Bin(Strict):
     """Replace each number by its interval: `bins` equal-width bins, or the edges given."""
 
     technique: Literal["bin"]
-    bins: Annotated[int, Field(strict=True, ge=1, le=1000)] | Annotated[list[Number], Field(min_length=2)] = 10
+    bins: (
+        Annotated[int, Field(strict=True, ge=1, le=1000)]
+        | Annotated[list[Number], Field(min_length=2)]
+    ) = 10
 
     @model_validator(mode="after")
     def _increasing(self) -> "Bin":
