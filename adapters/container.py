@@ -19,13 +19,14 @@ from ffwd.adapters.datasets.csv_tables import CsvDatasets
 from ffwd.adapters.engines.registry import Engines, Factory
 from ffwd.adapters.storage.event_store import EventSourcedStore
 from ffwd.adapters.storage.follower import PollingFollower
-from ffwd.adapters.storage.urls import DEFAULT_STORE
+from ffwd.adapters.storage.urls import DEFAULT_LOCK_TIMEOUT_S, DEFAULT_STORE
 from ffwd.adapters.workspace import FileWorkspace
 from ffwd.application.orchestrator import Orchestrator
 from ffwd.application.ports import EventFeed
 from ffwd.application.service import GeneratorService
 from ffwd.application.spec_check import SpecCheck
 from ffwd.application.training import Anonymizer, ReportWriter, TrainingEngine
+from ffwd.domain.errors import StoreUnavailable
 
 DEFAULT_DATA = ".ffwd/data"
 
@@ -62,14 +63,18 @@ def anonymizer() -> Anonymizer:
     return AindoAnonymizer()
 
 
-def open_store(url: str, attempts: int = 5) -> EventSourcedStore:
+def open_store(
+    url: str, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S, attempts: int = 5
+) -> EventSourcedStore:
     """The store for `url`. Processes starting at once on one PostgreSQL (N `ffwd worker`s)
     race on eventsourcing's table and function creation (`tuple concurrently updated`): the
     loser waits a moment and opens it again."""
     for attempt in range(attempts):
         try:
-            return EventSourcedStore(url)
-        except PersistenceError:
+            return EventSourcedStore(url, lock_timeout_s=lock_timeout_s)
+        except StoreUnavailable as e:
+            if not isinstance(e.__cause__, PersistenceError):
+                raise
             if attempt == attempts - 1 or not url.startswith(("postgresql:", "postgres:")):
                 raise
             time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
@@ -90,8 +95,8 @@ class Container:
     """One provider per port; override one (`container.anonymizer.override(...)`) before the
     first `container.service()` to swap an adapter."""
 
-    def __init__(self, store: str, data: str, worker: str) -> None:
-        self.store = providers.Singleton(open_store, url=store)
+    def __init__(self, store: str, data: str, worker: str, lock_timeout_s: float) -> None:
+        self.store = providers.Singleton(open_store, url=store, lock_timeout_s=lock_timeout_s)
         self.datasets = providers.Singleton(CsvDatasets)
         self.engines = providers.Singleton(engines, data)
         self.reports = providers.Singleton(quality_report)
@@ -121,11 +126,23 @@ class Container:
         )
 
 
-def build_container(store: str | None = None, data: str | None = None) -> Container:
+def build_container(
+    store: str | None = None,
+    data: str | None = None,
+    *,
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+) -> Container:
     worker = f"{socket.gethostname()}:{os.getpid()}"  # one name per process
-    return Container(store or DEFAULT_STORE, data or DEFAULT_DATA, worker)
+    return Container(store or DEFAULT_STORE, data or DEFAULT_DATA, worker, lock_timeout_s)
 
 
-def build_service(store: str | None = None, data: str | None = None) -> GeneratorService:
-    """The service for embedded use, e.g. `build_service("sqlite:///ffwd.db", "ffwd-data")`."""
-    return build_container(store, data).service()
+def build_service(
+    store: str | None = None,
+    data: str | None = None,
+    *,
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+) -> GeneratorService:
+    """The service for embedded use, e.g. `build_service("sqlite:///ffwd.db", "ffwd-data")`.
+    `lock_timeout_s`: how long a write waits for another process's lock on an SQLite file
+    before `store_unavailable`."""
+    return build_container(store, data, lock_timeout_s=lock_timeout_s).service()

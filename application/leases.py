@@ -42,6 +42,12 @@ def next_part(g: Generator, now: datetime) -> tuple[str | None, bool]:
     return None, False
 
 
+def refused(e: Exception) -> bool:
+    """Whether the store said no (a rule, a lost lease, a cancel), not that it failed."""
+    failed = isinstance(e, errors.StoreUnavailable)
+    return not failed and isinstance(e, errors.FfwdError | PhaseInterrupted)
+
+
 def durably(report: Callable[[], T], what: str) -> T:
     """A runner's report, retried while the store fails (not while it refuses: a domain
     error or a lost lease goes straight up), for up to STORE_RETRY_S."""
@@ -50,10 +56,8 @@ def durably(report: Callable[[], T], what: str) -> T:
     while True:
         try:
             return report()
-        except (errors.FfwdError, PhaseInterrupted):
-            raise
         except Exception as e:
-            if time.monotonic() > deadline:
+            if refused(e) or time.monotonic() > deadline:
                 raise
             log.warning("%s: the store failed (%s); trying again", what, e)
             time.sleep(random.uniform(wait / 2, wait))
@@ -88,6 +92,8 @@ class Heartbeat:
         while not self._stop.wait(self._every_s):
             try:
                 self._beat()
+            except errors.StoreUnavailable as e:  # the next beat may get through
+                log.warning("heartbeat failed: %s", e)
             except errors.FfwdError:
                 return  # cancelled or taken over: the work's own report will say so
             except Exception as e:  # the store failed: the next beat may get through
@@ -115,6 +121,8 @@ class Reporter:
     def __call__(self, p: Progress) -> None:
         try:
             self._record(p)
+        except errors.StoreUnavailable as e:
+            log.warning("progress of %s not stored (%s); training goes on", self._phase, e)
         except (errors.FfwdError, PhaseInterrupted):
             raise
         except Exception as e:

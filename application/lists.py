@@ -1,13 +1,18 @@
 """Lists of generators, a page at a time, from the summaries the store keeps (ADR 0020)."""
 
+import re
 from collections.abc import Callable
+from typing import Literal
 
-from ffwd.application.summaries import MAX_LIMIT, Summary, SummaryQuery
+from ffwd.application.summaries import MAX_LIMIT, UNREADABLE, Summary, SummaryQuery
 from ffwd.application.views import GeneratorPage, summary_view
 from ffwd.domain.errors import InvalidQuery
 from ffwd.domain.states import GENERATOR_STATES
 
 Summaries = Callable[[SummaryQuery], list[Summary]]
+LIST_STATES = (*GENERATOR_STATES, UNREADABLE)
+ListState = Literal["queued", "running", "succeeded", "failed", "cancelled", "unreadable"]
+CURSOR_PATTERN = r"^[0-9]{1,18}$"
 
 
 def list_page(
@@ -16,8 +21,8 @@ def list_page(
     """The page of generators in `state`, whose name contains `name` (any case), newest
     first; `after` is the `next` cursor of the page before. InvalidQuery for a filter, limit
     or cursor that cannot be used."""
-    if state is not None and state not in GENERATOR_STATES:
-        known = ", ".join(GENERATOR_STATES)
+    if state is not None and state not in LIST_STATES:
+        known = ", ".join(LIST_STATES)
         raise InvalidQuery(f"state: {state!r} is not a generator state ({known})")
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidQuery(f"limit: {limit} is not between 1 and {MAX_LIMIT}")
@@ -33,6 +38,6 @@ def _position(cursor: str | None) -> int | None:
     """The position a `next` cursor names (a page ends just before it)."""
     if cursor is None:
         return None
-    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 18:
+    if not re.fullmatch(CURSOR_PATTERN, cursor):
         raise InvalidQuery(f"cursor: {cursor[:40]!r} is not a cursor a list gave out")
     return int(cursor)

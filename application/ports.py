@@ -87,8 +87,9 @@ class DatasetProblem(Exception):
 class Datasets(Protocol):
     """Reads the user's tables."""
 
-    def describe(self, path: str) -> TableInfo:
-        """Columns, row count and detected text columns; DatasetProblem if unusable."""
+    def describe(self, path: str, max_bytes: int | None = None) -> TableInfo:
+        """Columns, row count and detected text columns; DatasetProblem if unusable or
+        larger than `max_bytes`. Memory stays bounded whatever the file's size."""
 
 
 EventListener = Callable[[Sequence[Any]], None]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
+from ffwd.application.inputs import InputFolders
 from ffwd.application.lists import list_page
 from ffwd.application.ports import (
     ClaimTurn,
@@ -24,7 +25,7 @@ from ffwd.application.ports import (
     PipelinesFactory,
     Workspace,
 )
-from ffwd.application.spec import GeneratorSpec
+from ffwd.application.spec import GeneratorSpec, check_size
 from ffwd.application.spec_check import SpecCheck
 from ffwd.application.summaries import DEFAULT_LIMIT
 from ffwd.application.training import TrainingEngine
@@ -109,16 +110,31 @@ class GeneratorService:
     # Creating generators.
 
     def create_generator(
-        self, spec: GeneratorSpec | dict[str, Any], *, base_dir: str | Path | None = None
+        self,
+        spec: GeneratorSpec | dict[str, Any],
+        *,
+        base_dir: str | Path | None = None,
+        inputs: InputFolders | None = None,
     ) -> UUID:
-        """Validate the spec and its tables, then record a queued generator."""
-        parsed = self.check_spec(spec, Path(base_dir or "."))
+        """Validate the spec and its tables, then record a queued generator.
+
+        `inputs`: the only folders its tables may be in (a spec sent to a server, ADR 0021).
+        """
+        parsed = self.check_spec(spec, Path(base_dir or "."), inputs)
         return self._record_new(parsed, parent=None, resume_from=None)
 
     def continue_training(
-        self, generator: UUID | str, overrides: dict[str, Any] | None = None
+        self,
+        generator: UUID | str,
+        overrides: dict[str, Any] | None = None,
+        *,
+        inputs: InputFolders | None = None,
     ) -> UUID:
-        """A new generator that trains on from a succeeded generator's kept checkpoints."""
+        """A new generator that trains on from a succeeded generator's kept checkpoints.
+
+        `inputs`: the only folders the tables the overrides name may be in (ADR 0021).
+        """
+        check_size(overrides, "overrides")
         parent = self.store.get(self.resolve(generator))
         if parent.kind != TRAINING:
             raise errors.NotApplicable("an anonymization generator has no checkpoint to continue")
@@ -127,7 +143,8 @@ class GeneratorService:
                 f"generator {parent.id} is {parent.state}; only a succeeded one has checkpoints"
             )
         raw = _merged(parent.spec, overrides or {})
-        spec = self.check_spec(raw, Path("."))
+        confined = inputs if overrides and "tables" in overrides else None
+        spec = self.check_spec(raw, Path("."), confined)
         private_parent = bool(parent.spec["training"].get("differential_privacy"))
         private_child = bool(spec.training and spec.training.differential_privacy)
         if private_parent != private_child:

@@ -10,7 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ffwd.domain.errors import InvalidSpec
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")]
-Positive = Annotated[float, Field(gt=0)]
+Positive = Annotated[float, Field(strict=True, gt=0)]
+# Numbers are numbers: JSON `true` or "3" is not taken for 1 or 3.0 (pydantic's lax mode would).
+Number = Annotated[float, Field(strict=True)]
+# A spec is at most ~8 levels deep and holds tens of values: far larger ones are refused before
+# anything walks them (a YAML alias bomb, a deeply nested body).
+MAX_DEPTH = 32
+MAX_VALUES = 100_000
 
 
 class Strict(BaseModel):
@@ -21,21 +27,21 @@ class Strict(BaseModel):
 
 class DifferentialPrivacySpec(Strict):
     max_epsilon: Positive = 3.0
-    delta: Annotated[float, Field(gt=0, lt=1)] = 1e-5
+    delta: Annotated[float, Field(strict=True, gt=0, lt=1)] = 1e-5
     noise_multiplier: Positive = 1.0
     max_grad_norm: Positive = 1.0
 
 
 class TrainingSpec(Strict):
-    max_epochs: Annotated[int, Field(ge=1)] = 50
+    max_epochs: Annotated[int, Field(strict=True, ge=1)] = 50
     max_training_time_s: Positive | None = 600.0
-    early_stopping_patience: Annotated[int, Field(ge=1)] | None = 4
-    early_stopping_min_delta: Annotated[float, Field(ge=0)] = 1e-3
+    early_stopping_patience: Annotated[int, Field(strict=True, ge=1)] | None = 4
+    early_stopping_min_delta: Annotated[float, Field(strict=True, ge=0)] = 1e-3
     differential_privacy: DifferentialPrivacySpec | None = None
-    batch_size: Annotated[int, Field(ge=1)] = 64
+    batch_size: Annotated[int, Field(strict=True, ge=1)] = 64
     learning_rate: Positive = 0.05
-    validation_split: Annotated[float, Field(gt=0, le=0.5)] = 0.1
-    max_parallel_phases: Annotated[int, Field(ge=1)] = 1
+    validation_split: Annotated[float, Field(strict=True, gt=0, le=0.5)] = 0.1
+    max_parallel_phases: Annotated[int, Field(strict=True, ge=1)] = 1
 
 
 class TableSpec(Strict):
@@ -45,11 +51,11 @@ class TableSpec(Strict):
 
 
 class SynthesisSpec(Strict):
-    rows: dict[str, Annotated[int, Field(ge=1)]] = {}
+    rows: dict[str, Annotated[int, Field(strict=True, ge=1)]] = {}
 
 
-Fraction = Annotated[float, Field(ge=0, le=1)]
-Share = Annotated[float, Field(gt=0, lt=1)]
+Fraction = Annotated[float, Field(strict=True, ge=0, le=1)]
+Share = Annotated[float, Field(strict=True, gt=0, lt=1)]
 Sampling = Literal["weighted", "uniform"]
 MockProvider = Literal[
     "name", "first_name", "last_name", "email", "safe_email", "user_name", "phone_number",
@@ -63,7 +69,7 @@ class Mask(Strict):
     """Replace characters with `symbol`: `characters` of them (all when null) from `direction`."""
 
     technique: Literal["mask"]
-    characters: Annotated[int, Field(ge=1)] | None = None
+    characters: Annotated[int, Field(strict=True, ge=1)] | None = None
     direction: Literal["left", "right"] = "left"
     symbol: Annotated[str, Field(min_length=1, max_length=1)] = "*"
 
@@ -91,8 +97,8 @@ class PerturbNumber(Strict):
     technique: Literal["perturb_number"]
     alpha: Fraction = 0.5
     mode: Sampling = "weighted"
-    range: tuple[float, float] | None = None
-    decimals: Annotated[int, Field(ge=0, le=12)] | None = None
+    range: tuple[Number, Number] | None = None
+    decimals: Annotated[int, Field(strict=True, ge=0, le=12)] | None = None
 
     @model_validator(mode="after")
     def _range(self) -> "PerturbNumber":
@@ -121,16 +127,17 @@ class PerturbCategory(Strict):
     technique: Literal["perturb_category"]
     alpha: Fraction = 0.5
     mode: Sampling = "weighted"
-    frequencies: Annotated[dict[str, Annotated[float, Field(gt=0)]], Field(min_length=1)] | None = (
-        None
-    )
+    frequencies: Annotated[dict[str, Positive], Field(min_length=1)] | None = None
 
 
 class Bin(Strict):
     """Replace each number by its interval: `bins` equal-width bins, or the edges given."""
 
     technique: Literal["bin"]
-    bins: Annotated[int, Field(ge=1, le=1000)] | Annotated[list[float], Field(min_length=2)] = 10
+    bins: (
+        Annotated[int, Field(strict=True, ge=1, le=1000)]
+        | Annotated[list[Number], Field(min_length=2)]
+    ) = 10
 
     @model_validator(mode="after")
     def _increasing(self) -> "Bin":
@@ -152,8 +159,8 @@ class TopBottomCode(Strict):
 
     technique: Literal["top_bottom_code"]
     q: Share | None = None
-    lower: float | None = None
-    upper: float | None = None
+    lower: Number | None = None
+    upper: Number | None = None
 
     @model_validator(mode="after")
     def _limits(self) -> "TopBottomCode":
@@ -228,7 +235,7 @@ class AnonymizationSpec(Strict):
     """Per table, per column: the technique and its options (ADR 0012). Columns not named are
     copied unchanged; `seed` makes every random technique repeatable."""
 
-    seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
+    seed: Annotated[int, Field(strict=True, ge=0, lt=2**32)] = 0
     columns: dict[Name, dict[Annotated[str, Field(min_length=1)], Technique]] = {}
 
     def problems(self, tables: Mapping[str, Sequence[str] | None]) -> list[str]:
@@ -273,12 +280,30 @@ class GeneratorSpec(Strict):
         return next(t for t in self.tables if t.name == name)
 
 
+def check_size(raw: Any, where: str = "spec") -> None:
+    """InvalidSpec when `raw` nests deeper than MAX_DEPTH or holds more than MAX_VALUES values
+    (shared ones counted each time they are reached); costs at most MAX_VALUES steps."""
+    stack, seen = [(raw, 1)], 0
+    while stack:
+        value, depth = stack.pop()
+        seen += 1
+        if depth > MAX_DEPTH:
+            raise InvalidSpec([f"{where}: nested deeper than {MAX_DEPTH} levels"])
+        if seen > MAX_VALUES:
+            raise InvalidSpec([f"{where}: more than {MAX_VALUES:,} values"])
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend((v, depth + 1) for v in value)
+
+
 def parse_spec(raw: Any) -> GeneratorSpec:
     """A GeneratorSpec from a dict (or a parsed spec), or InvalidSpec listing every problem."""
     if isinstance(raw, GeneratorSpec):
         return raw
     if not isinstance(raw, dict):
         raise InvalidSpec([f"the spec must be an object, not {type(raw).__name__}"])
+    check_size(raw)
     try:
         return GeneratorSpec.model_validate(raw)
     except ValidationError as e:
@@ -294,12 +319,15 @@ def _across_sections(spec: dict[str, Any]) -> list[str]:
     problems = []
     tables = spec.get("tables")
     listed = tables if isinstance(tables, list) else []
-    names = [t["name"] for t in listed if isinstance(t, dict) and "name" in t]
-    if len(set(map(str, names))) != len(names):
+    # Only names that are text: a name of another type is its own problem, and never turned
+    # into text here (it may be huge).
+    names = [t["name"] for t in listed if isinstance(t, dict) and isinstance(t.get("name"), str)]
+    if len(set(names)) != len(names):
         problems.append("tables: table names must be unique")
     synthesis = spec.get("synthesis")
     rows = synthesis.get("rows") if isinstance(synthesis, dict) else None
-    unknown = sorted(set(map(str, rows)) - set(map(str, names))) if isinstance(rows, dict) else []
+    keys = {k for k in rows if isinstance(k, str)} if isinstance(rows, dict) else set()
+    unknown = sorted(keys - set(names))
     if unknown:
         problems.append(f"synthesis.rows: unknown tables {unknown}")
     kind = spec.get("kind", "training")

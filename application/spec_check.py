@@ -5,6 +5,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+from ffwd.application.inputs import InputFolders
 from ffwd.application.ports import DatasetProblem, Datasets
 from ffwd.application.spec import GeneratorSpec, parse_spec
 from ffwd.application.training import Anonymizer
@@ -18,25 +19,38 @@ class SpecCheck:
     ) -> None:
         self.datasets, self.engines, self.anonymizer = datasets, engines, anonymizer
 
-    def __call__(self, raw: GeneratorSpec | dict[str, Any], base_dir: Path) -> GeneratorSpec:
+    def __call__(
+        self,
+        raw: GeneratorSpec | dict[str, Any],
+        base_dir: Path,
+        inputs: InputFolders | None = None,
+    ) -> GeneratorSpec:
         """The spec with absolute table paths and text columns resolved, or InvalidSpec
-        listing every problem: those of its format and, even then, those of its tables."""
+        listing every problem: those of its format and, even then, those of its tables.
+
+        With `inputs` (a spec sent to a server), its table paths are relative to the first
+        input folder, and a file outside them is refused before any is opened.
+        """
+        max_bytes = None
+        if inputs is not None:
+            inputs.confine(raw.model_dump() if isinstance(raw, GeneratorSpec) else raw)
+            base_dir, max_bytes = inputs.base, inputs.max_table_bytes
         try:
             spec = parse_spec(raw)
         except InvalidSpec as e:
-            raise InvalidSpec(e.problems + self._unreadable(raw, base_dir)) from None
+            raise InvalidSpec(e.problems + self._unreadable(raw, base_dir, max_bytes)) from None
         problems, tables = [], []
         if spec.kind == TRAINING and self.engines and spec.engine not in self.engines:
             known = ", ".join(sorted(self.engines))
             problems.append(f"engine: unknown engine {spec.engine!r} (known: {known})")
         columns: dict[str, list[str] | None] = {}
         for table in spec.tables:
-            path = (base_dir / table.path).resolve()
+            path = _resolved(base_dir, table.path)
             columns[table.name] = None
             try:
-                info = self.datasets.describe(str(path))
+                info = self.datasets.describe(str(path), max_bytes)
             except DatasetProblem as e:
-                problems.append(f"tables.{table.name}.path: {e}")
+                problems.append(f"tables.{table.name}.path: {table.path!r}: {e}")
                 continue
             columns[table.name] = info.columns
             missing = sorted(set(table.text_columns or []) - set(info.columns))
@@ -55,7 +69,7 @@ class SpecCheck:
             raise InvalidSpec(problems)
         return spec.model_copy(update={"tables": tables})
 
-    def _unreadable(self, raw: Any, base_dir: Path) -> list[str]:
+    def _unreadable(self, raw: Any, base_dir: Path, max_bytes: int | None) -> list[str]:
         """The tables of a spec too malformed to parse whose files cannot be read."""
         found = []
         tables = raw.get("tables") if isinstance(raw, dict) else None
@@ -65,7 +79,17 @@ class SpecCheck:
                 continue
             name = table.get("name")
             try:
-                self.datasets.describe(str((base_dir / path).resolve()))
+                self.datasets.describe(str(_resolved(base_dir, path)), max_bytes)
             except DatasetProblem as e:
-                found.append(f"tables.{name if isinstance(name, str) else i}.path: {e}")
+                where = name if isinstance(name, str) else i
+                found.append(f"tables.{where}.path: {path!r}: {e}")
         return found
+
+
+def _resolved(base_dir: Path, path: str) -> Path:
+    """The absolute path, symlinks resolved where it can be (a NUL byte or a link loop: as
+    given, and then no such file)."""
+    try:
+        return (base_dir / path).resolve()
+    except (OSError, ValueError, RuntimeError):
+        return base_dir / path

@@ -1,8 +1,8 @@
 """The summary of a generator: what lists and the work queue read, kept by the store beside
 the generator's events and written in the same transaction (ADR 0020)."""
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -11,6 +11,8 @@ if TYPE_CHECKING:  # readers of summaries need no aggregate (nor its libraries)
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+# Not a generator's state: the summary of one whose history this version cannot read.
+UNREADABLE = "unreadable"
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,17 @@ def summarize(g: "Generator") -> Summary:
         ready=bool(g.ready_parts()),
         lease_expires_at=g.lease_expiry(),
     )
+
+
+def unreadable(readable: "Generator | None", generator_id: UUID, rows: list) -> Summary:
+    """The summary of a generator whose history holds an event that cannot be read: what the
+    events before it say, marked unreadable and out of the work queue."""
+    if readable is None:
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        return Summary(generator_id, "(unreadable)", "unknown", UNREADABLE, None, epoch, epoch,
+                       len(rows), (), (), False, None)  # fmt: skip
+    s = summarize(readable)
+    return replace(s, state=UNREADABLE, version=len(rows), ready=False, lease_expires_at=None)
 
 
 @dataclass(frozen=True)

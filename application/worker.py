@@ -85,6 +85,11 @@ class Worker:
         self.stopping.set()
         self._wake.set()
 
+    def idle(self) -> bool:
+        """No part in hand, nor a look for one under way."""
+        with self._lock:
+            return self._busy == 0
+
     def _hear(self, events: Sequence[Any]) -> None:
         if any(type(e) in WAKING for e in events):
             self._wake.set()

@@ -75,3 +75,25 @@ class InvalidTransition(FfwdError):
     """A runner or orchestrator asked for a move the rule book forbids (ADR 0003)."""
 
     code = "invalid_transition"
+
+
+class InputNotAllowed(FfwdError):
+    """A spec sent to a server names a file outside the server's input folders (ADR 0021)."""
+
+    code = "input_not_allowed"
+
+
+class PayloadTooLarge(FfwdError):
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(FfwdError):
+    """A request body that is not `application/json` (ADR 0021)."""
+
+    code = "unsupported_media_type"
+
+
+class StoreUnavailable(FfwdError):
+    """The store cannot be opened, read or written: corrupt, locked, unreachable, read-only."""
+
+    code = "store_unavailable"

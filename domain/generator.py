@@ -353,15 +353,18 @@ class Generator(Aggregate):
 
     def ready_parts(self) -> list[str]:
         """The pending parts that may start now, in pipeline order: the tabular phase, text
-        phases once it succeeded, a step once what it waits for succeeded."""
+        phases once it succeeded (no more running at once than the spec's
+        `max_parallel_phases`), a step once what it waits for succeeded."""
         if self.state in TERMINAL:
             return []
         tabular_done = TABULAR not in self.phases or self.phases[TABULAR].state == SUCCEEDED
+        running = sum(p.state in (RUNNING, STOPPING) for p in self.phases.values())
+        parallel = (self.spec.get("training") or {}).get("max_parallel_phases", 1)
         ready = [
             p.id
             for p in self.phases.values()
             if p.state == PENDING and (p.id == TABULAR or tabular_done)
-        ]
+        ][: max(0, parallel - running)]
         return ready + [
             s.id for s in self.steps.values() if s.state == PENDING and self.step_is_ready(s.id)
         ]

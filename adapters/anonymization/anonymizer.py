@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ffwd.adapters.anonymization.values import type_problem
-from ffwd.adapters.datasets.csv_tables import read_rows, write_csv
+from ffwd.adapters.datasets.csv_tables import SAMPLE_ROWS, read_rows, write_csv
 from ffwd.application.ports import DatasetProblem
 from ffwd.application.spec import AnonymizationSpec, GeneratorSpec, Hash, Mock
 from ffwd.domain.errors import InvalidSpec
@@ -31,12 +31,13 @@ class AindoAnonymizer:
 
         What a service can reject when a generator is created. The hash key's environment
         variable is not checked here: it must be set where the generator runs, and is
-        checked there, by `anonymize`.
+        checked there, by `anonymize`. Column types are checked on the first `SAMPLE_ROWS`
+        rows (memory bounded); `anonymize` checks every row again.
         """
         tables, problems = {}, []
         for table in spec.tables:
             try:
-                tables[table.name] = read_rows(table.path)
+                tables[table.name] = read_rows(table.path, limit=SAMPLE_ROWS)
             except DatasetProblem as e:
                 problems.append(f"tables.{table.name}.path: {e}")
         return problems + self._problems(spec, tables, environment=False)

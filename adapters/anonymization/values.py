@@ -11,13 +11,14 @@ FIRST_DAY, LAST_DAY = date.min.toordinal(), date.max.toordinal()
 
 
 def type_problem(technique: str, values: list[str]) -> str | None:
-    """Why a number or date technique cannot take these cells, or None when it can."""
+    """Why a number or date technique cannot take these cells, or None when it can; it names
+    the row, never the value (an error text does not quote a table's contents)."""
     if technique in NUMBERS:
-        bad = next((v for v in values if v != "" and not _finite_number(v)), None)
-        return None if bad is None else f"{technique} needs numbers; {bad[:40]!r} is not one"
+        row = next((i for i, v in enumerate(values, 1) if v != "" and not _finite_number(v)), 0)
+        return f"{technique} needs numbers; row {row}'s value is not one" if row else None
     if technique in DATES:
-        bad = next((v for v in values if v != "" and not is_date(v)), None)
-        return None if bad is None else f"{technique} needs ISO dates; {bad[:40]!r} is not one"
+        row = next((i for i, v in enumerate(values, 1) if v != "" and not is_date(v)), 0)
+        return f"{technique} needs ISO dates; row {row}'s value is not one" if row else None
     return None
 
 

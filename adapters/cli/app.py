@@ -8,6 +8,7 @@ import contextlib
 import json
 import signal
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -24,8 +25,10 @@ from ffwd.adapters.cli.options import (
     Store,
     console,
     service,
+    settings,
     who,
 )
+from ffwd.adapters.cli.terminal import clean
 from ffwd.domain.errors import FfwdError, InvalidSpec
 
 DEFAULT_LEASE_S = 30.0  # the same as ffwd.domain.generator.DEFAULT_LEASE_S
@@ -62,7 +65,7 @@ def run(
     from ffwd.adapters.container import build_container
 
     raw, base_dir = load_spec_file(spec)
-    container = build_container(store, data)
+    container = build_container(store, data, lock_timeout_s=settings["lock_timeout_s"])
     container.spec_check()(raw, base_dir)  # before the store opens: a rejected spec writes nothing
     svc = container.service()
     notify_while_running(ctx, svc.store, notify)
@@ -75,7 +78,7 @@ def run(
     out.print(render(view))
     if view.state != "succeeded":
         why = view.error or "nothing was kept"
-        print(f"generator {gid} ended {view.state}: {why}", file=sys.stderr)
+        print(f"generator {gid} ended {view.state}: {clean(why)}", file=sys.stderr)
         raise typer.Exit(1)
 
 
@@ -91,7 +94,7 @@ def stop(
     view = service(store, data).request_stop(generator, phase, requested_by=who())
     p = next(p for p in view.phases if p.id == phase)
     when = "when it begins" if p.state == "pending" else "at its next step boundary"
-    print(f"Stop requested for {phase} of {view.id}: applied {when}.")
+    print(f"Stop requested for {clean(phase)} of {view.id}: applied {when}.")
 
 
 @app.command()
@@ -204,7 +207,7 @@ def list_generators(
     from ffwd.adapters.storage.summary_reader import open_reader
     from ffwd.application.lists import list_page
 
-    reader = open_reader(store, timeout_s=30)
+    reader = open_reader(store, timeout_s=settings["lock_timeout_s"])
     if reader is None:  # not a local file with current summaries: the store opens it
         page = service(store, data).list_generators(
             state=state, name=name, limit=limit, after=after
@@ -216,7 +219,8 @@ def list_generators(
         print(page.model_dump_json(indent=2))
         return
     for s in page.items:
-        print(f"{s.id}  {s.state:<10} {s.kind:<14} {s.created_at:%Y-%m-%d %H:%M}  {s.name}")
+        when = f"{s.created_at:%Y-%m-%d %H:%M}"
+        print(f"{s.id}  {s.state:<10} {s.kind:<14} {when}  {clean(s.name)}")
     if page.next:
         print(f"more: ffwd list --after {page.next}", file=sys.stderr)
 
@@ -264,21 +268,77 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--inputs",
+            envvar="FFWD_INPUTS",
+            help="A folder whose files specs sent to this server may name (repeatable; "
+            "FFWD_INPUTS is :-separated). Default: {data}/inputs.",
+        ),
+    ] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="A host name clients reach this server by (repeatable; '*': any). "
+            "Default: the bound address, plus localhost and 127.0.0.1 on loopback.",
+        ),
+    ] = None,
+    no_token: Annotated[
+        bool,
+        typer.Option(
+            "--no-token", help="Serve beyond loopback without FFWD_API_TOKEN (not advised)."
+        ),
+    ] = False,
+    max_table_mb: Annotated[
+        float,
+        typer.Option(
+            envvar="FFWD_MAX_TABLE_MB", min=0, help="The largest table file a spec may name."
+        ),
+    ] = 100.0,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Run the store's queued generators here, at most this many parts at once "
+            "(whoever queued them); 0: the API only.",
+        ),
+    ] = 1,
     notify: NotifyOption = None,
     store: Store = DEFAULT_STORE,
     data: Data = DEFAULT_DATA,
 ) -> None:
-    """The HTTP API (OpenAPI at /docs) and the web page with the Model Training panel;
-    generators created through the API run in this server. Needs the `web` extra."""
+    """The HTTP API (OpenAPI at /docs) and the web page with the Model Training panel; runs
+    the store's queued generators like `ffwd worker`. Needs the `web` extra."""
     try:
+        from ffwd.adapters.http.serve import Exposed, app_settings
         from ffwd.adapters.http.serve import serve as serve_http
     except ImportError as e:
         raise typer.BadParameter(
             f"the web extra is not installed: pip install 'ffwd[web]' ({e})"
         ) from None
+    options = {
+        "inputs": inputs or (),
+        "allowed_hosts": allowed_host or (),
+        "no_token": no_token,
+        "max_table_bytes": int(max_table_mb * 1_000_000),
+    }
+    try:
+        app_settings(host, data, **options)
+    except Exposed as e:
+        raise typer.BadParameter(str(e)) from None
     if notify:
         notify_while_running(ctx, service(store, data).store, notify)
-    serve_http(store=store, data=data, host=host, port=port)
+    serve_http(
+        store=store,
+        data=data,
+        host=host,
+        port=port,
+        workers=workers,
+        lock_timeout_s=settings["lock_timeout_s"],
+        **options,
+    )
 
 
 @app.command()
@@ -293,6 +353,22 @@ def demo(
     run_demo(service(store, data), console())
 
 
+@app.callback()
+def everywhere(
+    lock_timeout: Annotated[
+        float,
+        typer.Option(
+            "--lock-timeout",
+            envvar="FFWD_LOCK_TIMEOUT",
+            min=0.1,
+            help="Seconds a command waits for another process's lock on an SQLite store "
+            "before saying store_unavailable.",
+        ),
+    ] = 5.0,
+) -> None:
+    settings["lock_timeout_s"] = lock_timeout
+
+
 app.add_typer(notify_app, name="notify")
 app.add_typer(admin_app, name="admin")
 
@@ -302,5 +378,5 @@ def main() -> None:
         app()
     except FfwdError as e:
         for line in getattr(e, "problems", None) or [e.message]:
-            print(f"error: {e.code}: {line}", file=sys.stderr)
+            print(f"error: {e.code}: {clean(line)}", file=sys.stderr)
         sys.exit(2 if isinstance(e, InvalidSpec) else 1)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ffwd.adapters.cli.options import DEFAULT_STORE, NotifyOption, console
+from ffwd.adapters.cli.terminal import clean, plain
 from ffwd.domain.errors import InvalidSpec
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def send_test(
     try:
         answer = notifier.post(notice)
     except httpx.HTTPError as e:
-        print(f"error: no answer from {url}: {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"error: no answer from {url}: {type(e).__name__}: {clean(e)}", file=sys.stderr)
         raise typer.Exit(1) from None
     finally:
         notifier.close()
@@ -58,8 +59,8 @@ def send_test(
     print(f"Idempotency-Key: {notice.key}")
     for header in (TIMESTAMP_HEADER, SIGNATURE_HEADER):
         print(f"{header}: {sent.get(header, '(unsigned)')}")
-    print(f"-> {answer.status_code} {answer.reason_phrase}")
-    print(answer.text)
+    print(f"-> {answer.status_code} {clean(answer.reason_phrase)}")
+    print(clean(answer.text))
     if not answer.is_success:
         raise typer.Exit(1)
 
@@ -175,6 +176,8 @@ def redeliver(
 ) -> None:
     """Send dead letters again, oldest first, with each endpoint's retries; one that goes out
     leaves the dead letters. Exits 1 if any is still a dead letter."""
+    from rich.text import Text
+
     from ffwd.adapters.notify.config import load_config
     from ffwd.adapters.notify.runtime import NotificationDelivery
     from ffwd.adapters.storage.event_store import EventSourcedStore
@@ -194,10 +197,12 @@ def redeliver(
     for name, letters in results.items():
         for letter, error in letters:
             if error is None:
-                out.print(f"[green]redelivered[/green] {name} {letter.key} {letter.type}")
+                said = plain(f" {name} {letter.key} {letter.type}")
+                out.print(Text.assemble(("redelivered", "green"), said))
             else:
                 left += 1
-                out.print(f"[red]still dead[/red] {name} {letter.key} {letter.type}: {error}")
+                said = plain(f" {name} {letter.key} {letter.type}: {error}")
+                out.print(Text.assemble(("still dead", "red"), said))
     sent = sum(len(letters) for letters in results.values()) - left
     print(f"{sent} redelivered, {left} still dead letters")
     if left:
@@ -227,13 +232,13 @@ def _table(rows: list[dict[str, Any]]) -> "Table":
     style = {"ok": "green", "failing": "red", "behind": "yellow"}
     for r in rows:
         table.add_row(
-            r["endpoint"],
+            plain(r["endpoint"]),
             f"[{style.get(r['state'], 'dim')}]{r['state']}[/]",
             f"{r['position']}/{r['head']}",
             f"{r['pending']}{'+' if r['pending'] >= PENDING_SHOWN else ''}",
             str(r["delivered"]),
             str(r["dead_lettered"]),
-            r["owner"] or "-",
+            plain(r["owner"] or "-"),
         )
     return table
 

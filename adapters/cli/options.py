@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 DEFAULT_STORE = "sqlite:///.ffwd/store.db"  # the same as adapters.storage.urls.DEFAULT_STORE
 DEFAULT_DATA = ".ffwd/data"  # the same as adapters.container.DEFAULT_DATA
 NOTIFY_ENV = "FFWD_NOTIFY"  # the same as adapters.notify.config.ENV_VAR
+# How long a command waits for another process's lock on an SQLite store (`--lock-timeout`,
+# set for the whole command line before a command runs).
+settings = {"lock_timeout_s": 5.0}
 
 Store = Annotated[
     str,
@@ -62,7 +65,7 @@ def who() -> str:
 def service(store: str, data: str) -> "GeneratorService":
     from ffwd.adapters.container import build_service
 
-    return build_service(store=store, data=data)
+    return build_service(store=store, data=data, lock_timeout_s=settings["lock_timeout_s"])
 
 
 def console() -> "Console":

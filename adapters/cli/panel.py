@@ -8,6 +8,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from ffwd.adapters.cli.terminal import plain
 from ffwd.application.views import GeneratorView, HistoryEntry, PhaseView
 
 WIDE = 100  # columns from which the panel has room for the epochs bar
@@ -57,12 +58,12 @@ def _metric(value: float | None, fmt: str = "{:.3f}") -> str:
     return "" if value is None else fmt.format(value)
 
 
-def _note(p: PhaseView) -> str:
+def _note(p: PhaseView) -> Text:
     if p.reasons:
-        return reason_labels(p.reasons)
+        return plain(reason_labels(p.reasons))
     if p.stop_requested:
-        return "stop requested (pre-queued)" if p.state == "pending" else "stop requested"
-    return p.error or ""
+        return Text("stop requested (pre-queued)" if p.state == "pending" else "stop requested")
+    return plain(p.error or "")
 
 
 class _Panel:
@@ -94,7 +95,7 @@ def _panel(view: GeneratorView, hint: str, wide: bool) -> Panel:
     for p in view.phases:
         row = [
             _fast_forward(p),
-            p.id,
+            plain(p.id),
             _state(p.state),
             *([_progress(p, view)] if wide else []),
             f"{p.elapsed_s:.1f}s",
@@ -107,18 +108,20 @@ def _panel(view: GeneratorView, hint: str, wide: bool) -> Panel:
         phases.add_row(*row, _note(p))
     steps = Table(box=None, show_header=False, pad_edge=False)
     for s in view.steps:
-        steps.add_row(Text("•"), s.id, _state(s.state), s.error or "")
+        steps.add_row(Text("•"), plain(s.id), _state(s.state), plain(s.error or ""))
     if not view.phases:  # an anonymization generator: nothing trains, nothing to stop
         phases = Text("No training phase: this generator anonymizes its tables.", style="dim")
     parts = [phases, Text(""), Text("Pipeline", style="bold"), steps]
     if view.outputs:
         parts += [Text(""), *_outputs(view)]
     if view.error:
-        parts.append(Text(f"error: {view.error}", style="red"))
+        parts.append(plain(f"error: {view.error}", style="red"))
     if hint:
         parts += [Text(""), Text(hint, style="dim")]
-    title = Text.assemble(("Model Training", "bold"), "  ", view.name, "  ", _state(view.state))
-    subtitle = f"{view.id}" + (f"  continues {view.parent}" if view.parent else "")
+    title = Text.assemble(
+        ("Model Training", "bold"), "  ", plain(view.name), "  ", _state(view.state)
+    )
+    subtitle = Text(f"{view.id}" + (f"  continues {view.parent}" if view.parent else ""))
     return Panel(Group(*parts), title=title, subtitle=subtitle, title_align="left")
 
 
@@ -126,10 +129,10 @@ def _outputs(view: GeneratorView) -> list[Text]:
     lines = [Text("Outputs", style="bold")]
     for kind in ("synthetic", "anonymized"):
         for table, path in (view.outputs.get(kind) or {}).items():
-            lines.append(Text(f"  {kind} {table}: {path}"))
+            lines.append(plain(f"  {kind} {table}: {path}"))
     for key in ("report", "report_html"):
         if key in view.outputs:
-            lines.append(Text(f"  {key.replace('_', ' ')}: {view.outputs[key]}"))
+            lines.append(plain(f"  {key.replace('_', ' ')}: {view.outputs[key]}"))
     return lines
 
 
@@ -141,10 +144,10 @@ def history_table(entries: list[HistoryEntry]) -> Table:
         table.add_row(
             str(e.version),
             _time(e.timestamp),
-            e.type,
-            e.phase or e.pipeline_step or "",
-            e.requested_by or "",
-            _details(e),
+            plain(e.type),
+            plain(e.phase or e.pipeline_step or ""),
+            plain(e.requested_by or ""),
+            plain(_details(e)),
         )
     return table
 

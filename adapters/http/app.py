@@ -7,26 +7,28 @@ every event: it is answered on the loop when the store answers locally (a cached
 ~60 us, where the hop to the threadpool alone costs ~250 us here), else in the threadpool.
 """
 
-import hmac
-import json
 import os
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from ffwd import __version__
 from ffwd.adapters.http import docs, events, pages, problems
-from ffwd.adapters.http.runner import BackgroundRuns
+from ffwd.adapters.http.guard import LOOPBACK_NAMES, RequestGuard
+from ffwd.adapters.http.runner import ServerWorkers
+from ffwd.application.inputs import InputFolders
+from ffwd.application.lists import CURSOR_PATTERN, ListState
 from ffwd.application.service import GeneratorService
+from ffwd.application.spec import GeneratorSpec
 from ffwd.application.summaries import DEFAULT_LIMIT, MAX_LIMIT
 from ffwd.application.views import GeneratorPage, GeneratorView, HistoryEntry
-from ffwd.domain.errors import InvalidSpec, Unauthorized
 
 TOKEN_ENV = "FFWD_API_TOKEN"
 DEFAULT_REQUESTER = "http"
@@ -40,9 +42,9 @@ SPEC_EXAMPLE = {
     "synthesis": {"rows": {"customers": 1000}},
 }
 
-MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-_bearer = HTTPBearer(auto_error=False, description="Needed when FFWD_API_TOKEN is set.")
+# Shows the bearer scheme in OpenAPI when the server has a token; the RequestGuard checks it.
+_bearer = HTTPBearer(auto_error=False, description="The server's FFWD_API_TOKEN.")
+_SCHEMAS = "#/components/schemas/{model}"
 
 
 def _json(payload: str, status_code: int = 200) -> Response:
@@ -57,85 +59,79 @@ def _models(items: list[Any]) -> Response:
     return _json("[" + ",".join(item.model_dump_json() for item in items) + "]")
 
 
-def _json_body(body: Any) -> Any:
-    """A body sent without a JSON content type arrives as bytes: parse it, or say why not."""
-    if not isinstance(body, bytes | str):
-        return body
-    try:
-        return json.loads(body)
-    except ValueError as e:
-        raise InvalidSpec([f"body: not valid JSON ({e})"]) from None
-
-
 def requester(x_requested_by: Annotated[str | None, Header()] = None) -> str:
-    """Who asked: the `X-Requested-By` header, or "http"."""
-    who = (x_requested_by or "").strip()[:_MAX_REQUESTER]
-    return who or DEFAULT_REQUESTER
+    """Who asked: the `X-Requested-By` header (printable characters only), or "http"."""
+    who = "".join(c for c in (x_requested_by or "")[:_MAX_REQUESTER] if c.isprintable())
+    return who.strip() or DEFAULT_REQUESTER
 
 
-def _token_route(token: str | None) -> type[APIRoute]:
-    """API routes whose mutating requests need the token, checked before FastAPI reads the
-    body: a dependency would run after the body was parsed, so a malformed body would be 422."""
-    expected = token.encode() if token else None
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI for a JSON body that the endpoint takes as it is and validates itself."""
+    return {"requestBody": {"content": {"application/json": {"schema": schema}}}}
 
-    async def authorize(request: Request) -> None:
-        if expected is None or request.method not in MUTATING:
-            return
-        credentials = await _bearer(request)
-        given = credentials.credentials.encode() if credentials else b""
-        if not hmac.compare_digest(given, expected):
-            raise Unauthorized("this server needs `Authorization: Bearer <FFWD_API_TOKEN>`")
 
-    class TokenRoute(APIRoute):
-        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-            handle = super().get_route_handler()
+def _with_spec_schemas(app: FastAPI) -> None:
+    """`/openapi.json` with the spec's models beside the views': the create body names them."""
+    build = app.openapi
 
-            async def authorized(request: Request) -> Response:
-                await authorize(request)
-                return await handle(request)
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            spec = GeneratorSpec.model_json_schema(ref_template=_SCHEMAS)
+            models = schema.setdefault("components", {}).setdefault("schemas", {})
+            models.update(spec.pop("$defs", {}), GeneratorSpec=spec)
+        return app.openapi_schema
 
-            return authorized
-
-    return TokenRoute
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def api_router(
     svc: GeneratorService,
-    runs: BackgroundRuns | None,
-    token: str | None,
+    inputs: InputFolders,
     poll_s: float,
+    token_needed: bool,
 ) -> APIRouter:
     router = APIRouter(
-        prefix="/api/generators", tags=["generators"], route_class=_token_route(token)
+        prefix="/api/generators",
+        tags=["generators"],
+        dependencies=[Depends(_bearer)] if token_needed else [],
     )
-    mutating = [Depends(_bearer)]  # shows the bearer scheme in OpenAPI; TokenRoute checks it
+    changes, reads = problems.responses(*problems.CHANGES), problems.responses(*problems.READS)
     Who = Annotated[str, Depends(requester)]
 
     @router.post(
         "",
         status_code=201,
-        dependencies=mutating,
         summary="Create a generator (queued)",
-        responses={201: {"content": {"application/json": {"example": {"id": "5f0c..."}}}}},
+        responses={
+            201: {"content": {"application/json": {"example": {"id": "5f0c..."}}}},
+            **changes,
+        },
+        openapi_extra=_body({"$ref": _SCHEMAS.format(model="GeneratorSpec")}),
     )
     def create_generator(
         spec: Annotated[Any, Body(examples=[SPEC_EXAMPLE])],
     ) -> dict[str, UUID]:
-        """Table paths are resolved on the server, relative to its working directory."""
-        gid = svc.create_generator(_json_body(spec), base_dir=Path.cwd())
-        if runs:
-            runs.start(gid)
-        return {"id": gid}
+        """Table paths name files in the server's input folders (`ffwd serve --inputs`),
+        relative to the first; any other file is refused (403 `input_not_allowed`)."""
+        return {"id": svc.create_generator(spec, inputs=inputs)}
 
-    @router.get("", response_model=GeneratorPage, summary="Generators, newest first, a page")
+    @router.get(
+        "",
+        response_model=GeneratorPage,
+        summary="Generators, newest first, a page",
+        responses=problems.responses(400, 401, 422, 503),
+    )
     def list_generators(
-        state: Annotated[str | None, Query(description="Only generators in this state")] = None,
+        state: Annotated[
+            ListState | None, Query(description="Only generators in this state")
+        ] = None,
         name: Annotated[
             str | None, Query(max_length=200, description="Only names containing this")
         ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
         cursor: Annotated[
-            str | None, Query(max_length=40, description="`next` of the page before")
+            str | None, Query(pattern=CURSOR_PATTERN, description="`next` of the page before")
         ] = None,
     ) -> Response:
         page = svc.list_generators(state=state, name=name, limit=limit, after=cursor)
@@ -143,7 +139,12 @@ def api_router(
 
     local = getattr(svc.store, "answers_locally", False)
 
-    @router.get("/{generator}", response_model=GeneratorView, summary="The generator view")
+    @router.get(
+        "/{generator}",
+        response_model=GeneratorView,
+        summary="The generator view",
+        responses=reads,
+    )
     async def get_generator(generator: str) -> Response:
         """`generator`: the id or a unique prefix of 8+ characters."""
         if local:
@@ -154,8 +155,8 @@ def api_router(
         "/{generator}/phases/{phase:path}/stop",
         status_code=202,
         response_model=GeneratorView,
-        dependencies=mutating,
         summary="Stop one training phase (fast-forward), pending or running",
+        responses=changes,
     )
     def stop_phase(generator: str, phase: str, who: Who) -> Response:
         """The phase ends at its next step boundary (or as soon as it begins, when it is
@@ -166,8 +167,8 @@ def api_router(
         "/{generator}/cancel",
         status_code=202,
         response_model=GeneratorView,
-        dependencies=mutating,
         summary="Cancel the whole generator",
+        responses=changes,
     )
     def cancel_generator(generator: str, who: Who) -> Response:
         return _view(svc.cancel(generator, requested_by=who), 202)
@@ -175,8 +176,8 @@ def api_router(
     @router.post(
         "/{generator}/continue",
         status_code=201,
-        dependencies=mutating,
         summary="Continue training: a new generator from a succeeded one's checkpoints",
+        responses=changes,
     )
     def continue_training(
         generator: str,
@@ -185,13 +186,13 @@ def api_router(
             Body(examples=[{"training": {"max_epochs": 100}}]),
         ] = None,
     ) -> dict[str, UUID]:
-        child = svc.continue_training(generator, overrides)
-        if runs:
-            runs.start(child)
-        return {"id": child}
+        return {"id": svc.continue_training(generator, overrides, inputs=inputs)}
 
     @router.get(
-        "/{generator}/history", response_model=list[HistoryEntry], summary="The audit history"
+        "/{generator}/history",
+        response_model=list[HistoryEntry],
+        summary="The audit history",
+        responses=reads,
     )
     def history(generator: str) -> Response:
         return _models(svc.history(generator))
@@ -200,7 +201,7 @@ def api_router(
         "/{generator}/events",
         summary="Server-sent events: one message per new stored event",
         response_class=StreamingResponse,
-        responses={200: {"content": {"text/event-stream": {}}}},
+        responses={200: {"content": {"text/event-stream": {}}}, **reads},
     )
     async def event_stream(
         generator: str,
@@ -229,39 +230,64 @@ def api_router(
 def create_app(
     svc: GeneratorService,
     *,
-    run_generators: bool = False,
+    workers: int = 0,
     api_token: str | None = None,
     data: str | Path | None = None,
+    inputs: Sequence[str | Path] | None = None,
+    max_table_bytes: int | None = None,
+    allowed_hosts: Collection[str] = LOOPBACK_NAMES,
     poll_s: float = events.DEFAULT_POLL_S,
     progress_interval_s: float = 1.0,
 ) -> FastAPI:
     """The API (`/api/...`), the web pages (`/`, `/generators/{id}`) and OpenAPI (`/docs`).
 
-    - `run_generators`: run generators created through the API in background threads.
-    - `api_token`: the bearer token mutating requests need; None reads `FFWD_API_TOKEN`,
-      "" means none.
+    - `workers`: run queued generators of the store here, at most this many parts at once,
+      while the app runs (its lifespan); 0: the API only.
+    - `api_token`: the bearer token every API request and output file needs; None reads
+      `FFWD_API_TOKEN`, "" means none.
     - `data`: the `--data` folder whose `outputs/{id}/` files the page links to (default:
       the service's workspace root).
+    - `inputs`: the only folders a spec's tables may be in (default `{data}/inputs`);
+      `max_table_bytes` bounds each table file.
+    - `allowed_hosts`: the names the server answers to in `Host` ("*": any).
     """
-    token = os.environ.get(TOKEN_ENV) if api_token is None else api_token
-    runs = BackgroundRuns(svc, progress_interval_s) if run_generators else None
+    token = (os.environ.get(TOKEN_ENV) if api_token is None else api_token) or None
+    runs = ServerWorkers(svc, workers, progress_interval_s=progress_interval_s) if workers else None
+    root = data if data is not None else getattr(svc.workspace, "root", None)
+    root = Path(root) if root is not None else None
+    if inputs is None:
+        inputs = [root / "inputs"] if root is not None else []
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runs:
+            runs.start()
+        try:
+            yield
+        finally:
+            if runs:
+                await run_in_threadpool(runs.stop)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="ffwd",
         summary="Stop, pre-queue, cancel and continue the training phases of generators.",
-        version="0.1.0",
+        version=__version__,
         docs_url=None,  # FastAPI's pages load their scripts from a CDN: see ffwd.adapters.http.docs
         redoc_url=None,
     )
     app.state.service = svc
     app.state.runs = runs
     problems.install(app)
+    app.add_middleware(RequestGuard, allowed_hosts=allowed_hosts, token=token)
 
     @app.get("/health", summary="Liveness: 200 while the server answers", tags=["server"])
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.include_router(api_router(svc, runs, token or None, poll_s))
-    root = data if data is not None else getattr(svc.workspace, "root", None)
-    pages.install(app, svc, Path(root) if root is not None else None)
+    folders = InputFolders.of(inputs, max_table_bytes)
+    app.include_router(api_router(svc, folders, poll_s, token is not None))
+    _with_spec_schemas(app)
+    pages.install(app, svc, root, token_needed=token is not None)
     docs.install(app)
     return app

@@ -79,8 +79,9 @@ def render_docs(spec: dict[str, Any]) -> str:
 </header><main id="main" class="page">
 <h1>{_e(info.get("title", "API"))} API <span class="badge">{_e(info.get("version", ""))}</span></h1>
 <p class="lead">{_e(info.get("summary", ""))} Errors are <code>application/problem+json</code>
-with a <code>code</code>. When the server has <code>FFWD_API_TOKEN</code>, every mutating
-request needs <code>Authorization: Bearer &lt;token&gt;</code>. The OpenAPI description:
+with a <code>code</code>. When the server has <code>FFWD_API_TOKEN</code>, every request
+under <code>/api/</code> needs <code>Authorization: Bearer &lt;token&gt;</code>. The OpenAPI
+description:
 <a href="/openapi.json">/openapi.json</a>.</p>
 {"".join(sections)}
 </main></body></html>"""

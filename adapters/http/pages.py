@@ -3,6 +3,7 @@ generator's output files. Templates and static files ship inside this package; n
 fetched from elsewhere at run time."""
 
 import html
+import re
 from importlib import resources
 from pathlib import Path
 from uuid import UUID
@@ -15,7 +16,7 @@ from ffwd.adapters.http.problems import problem
 from ffwd.application.service import GeneratorService
 from ffwd.domain.errors import AmbiguousId, UnknownGenerator
 
-ASSETS = "3"  # bump to make browsers fetch changed static files
+ASSETS = "4"  # bump to make browsers fetch changed static files
 _HERE = resources.files("ffwd.adapters.http")
 # Output files are data from the user's tables: shown, never allowed to run scripts.
 _FILE_HEADERS = {
@@ -33,10 +34,13 @@ def script_json(payload: str) -> str:
     return payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+
+
 def render(text: str, **values: str) -> str:
-    for key, value in values.items():
-        text = text.replace("{{" + key + "}}", value)
-    return text
+    """The template with each `{{key}}` replaced, in one pass: a value that itself reads
+    `{{initial}}` (a generator's name) stays as it is."""
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
 
 
 def outputs_folder(root: Path, generator_id: UUID) -> Path:
@@ -59,7 +63,11 @@ def output_file(root: Path | None, generator_id: UUID, relative: str) -> Path | 
     return target
 
 
-def install(app: FastAPI, svc: GeneratorService, root: Path | None) -> None:
+def install(
+    app: FastAPI, svc: GeneratorService, root: Path | None, *, token_needed: bool = False
+) -> None:
+    """The pages. With a token, they hold no data: the page reads it through the API with
+    the token it asks for, and the page of an unknown id looks like any other."""
     app.mount("/static", StaticFiles(packages=[("ffwd.adapters.http", "static")]), name="static")
     index_page, generator_page, missing_page = (
         template("index.html"),
@@ -74,6 +82,15 @@ def install(app: FastAPI, svc: GeneratorService, root: Path | None) -> None:
 
     @app.get("/generators/{generator}", response_class=HTMLResponse, include_in_schema=False)
     def generator_view(generator: str) -> HTMLResponse:
+        if token_needed:
+            page = render(
+                generator_page,
+                title="Generator",
+                gid=html.escape(generator),
+                initial="null",
+                assets=ASSETS,
+            )
+            return HTMLResponse(page)
         try:
             view = svc.get_view(generator)
         except (UnknownGenerator, AmbiguousId) as e:

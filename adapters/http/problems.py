@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from ffwd.domain import errors
 
@@ -27,6 +28,10 @@ STATUS: dict[type[errors.FfwdError], int] = {
     errors.Conflict: 409,
     errors.InvalidTransition: 409,
     errors.Unauthorized: 401,
+    errors.InputNotAllowed: 403,
+    errors.PayloadTooLarge: 413,
+    errors.UnsupportedMediaType: 415,
+    errors.StoreUnavailable: 503,
 }
 
 TITLES = {
@@ -44,10 +49,22 @@ TITLES = {
     "conflict": "Conflict",
     "invalid_transition": "Invalid transition",
     "unauthorized": "Unauthorized",
+    "input_not_allowed": "Input not allowed",
+    "payload_too_large": "Payload too large",
+    "unsupported_media_type": "Unsupported media type",
+    "store_unavailable": "Store unavailable",
+    "host_not_allowed": "Host not allowed",
+    "origin_not_allowed": "Origin not allowed",
 }
 
 # Errors that are not ffwd's own: unknown routes, wrong methods, a server fault.
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 500: "internal_error"}
+_HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    500: "internal_error",
+}
 
 
 def status_of(error: errors.FfwdError) -> int:
@@ -113,15 +130,26 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, RecursionError):  # FastAPI's JSON parsing of a deep body
+        problems = ["body: nested too deeply"]
+        return problem(
+            422, "invalid_spec", problems[0], instance=request.url.path, problems=problems
+        )
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    return problem(
-        exc.status_code,
-        code,
-        detail,
-        instance=request.url.path,
-        headers=getattr(exc, "headers", None),
-    )
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        headers = {"Allow": ", ".join(_allowed_methods(request))}
+    return problem(exc.status_code, code, detail, instance=request.url.path, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 def _server_error(request: Request, exc: Exception) -> JSONResponse:
@@ -135,3 +163,44 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _server_error)
+
+
+# OpenAPI: every problem an operation can answer, declared as what it is (problem+json).
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string", "examples": ["urn:ffwd:problem:unknown_generator"]},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "instance": {"type": "string"},
+        "problems": {"type": "array", "items": {"type": "string"}},
+    },
+}
+_WHY = {
+    400: "`host_not_allowed`: the Host is not one this server answers to",
+    401: "`unauthorized`: the server has a token and the request does not carry it",
+    403: "`origin_not_allowed` (a change from another site's page) or `input_not_allowed` "
+    "(a table outside the server's input folders)",
+    404: "`unknown_generator`, `unknown_phase`",
+    409: "the generator's or phase's state does not allow it",
+    413: "`payload_too_large`: the body is larger than 1 MiB",
+    415: "`unsupported_media_type`: the body is not `application/json`",
+    422: "`invalid_spec` (every problem listed) or `ambiguous_id`",
+    503: "`store_unavailable`: the store cannot be read or written",
+}
+READS = (400, 401, 404, 422, 503)
+CHANGES = (*READS, 403, 409, 413, 415)
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these problem statuses."""
+    return {
+        status: {
+            "description": _WHY[status],
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+        }
+        for status in sorted(statuses)
+    }

@@ -1,51 +1,55 @@
-"""Runs generators created through the API in background threads of the server."""
+"""`ffwd serve --workers N`: a worker inside the server, running the queued generators of its
+store, whoever queued them (the API, `ffwd run --detach`, `ffwd continue --detach`), at most
+N parts at once; the same claims as `ffwd worker` (ADR 0016, ADR 0020)."""
 
 import logging
 import threading
-from uuid import UUID
+import time
+from datetime import UTC, datetime
 
 from ffwd.application.service import GeneratorService
-from ffwd.domain.errors import FfwdError
+from ffwd.application.worker import Worker
 
 log = logging.getLogger("ffwd.http")
+STOP_GRACE_S = 3.0
 
 
-class BackgroundRuns:
-    """`svc.run(gid)` in a daemon thread per generator created through this server."""
-
-    def __init__(self, svc: GeneratorService, progress_interval_s: float = 1.0) -> None:
+class ServerWorkers:
+    def __init__(
+        self,
+        svc: GeneratorService,
+        count: int,
+        *,
+        progress_interval_s: float = 1.0,
+        poll_s: float = 1.0,
+    ) -> None:
         self.svc = svc
-        self.progress_interval_s = progress_interval_s
-        self._threads: dict[UUID, threading.Thread] = {}
-        self._lock = threading.Lock()
+        pipelines = svc.orchestrator(progress_interval_s=progress_interval_s)
+        self.worker = Worker(svc, pipelines, concurrency=count, poll_s=poll_s)
+        self._thread: threading.Thread | None = None
 
-    def start(self, generator_id: UUID) -> None:
-        thread = threading.Thread(
-            target=self._run, args=(generator_id,), name=f"ffwd-run-{generator_id}", daemon=True
-        )
-        with self._lock:
-            self._threads[generator_id] = thread
-        thread.start()
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="ffwd-serve-worker", daemon=True)
+        self._thread.start()
 
-    def _run(self, generator_id: UUID) -> None:
+    def _run(self) -> None:
         try:
-            view = self.svc.run(generator_id, progress_interval_s=self.progress_interval_s)
-            log.info("generator %s %s", generator_id, view.state)
-        except FfwdError as e:  # e.g. another worker claimed it first
-            log.warning("generator %s not run here: %s: %s", generator_id, e.code, e)
-        except Exception:
-            log.exception("generator %s: the run failed", generator_id)
-        finally:
-            with self._lock:
-                self._threads.pop(generator_id, None)
+            self.worker.run()
+        except Exception:  # the server goes on answering: say why nothing runs any more
+            log.exception("the server's worker stopped")
 
-    def running(self) -> list[UUID]:
-        with self._lock:
-            return list(self._threads)
+    def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Claim nothing more; wait up to `grace_s` for the parts in hand (a part that goes
+        on longer is taken over by another worker once its lease ends)."""
+        self.worker.stop()
+        if self._thread is not None:
+            self._thread.join(grace_s)
 
-    def join(self, timeout_s: float | None = None) -> None:
-        """Wait for the runs started so far (tests, shutdown)."""
-        with self._lock:
-            threads = list(self._threads.values())
-        for thread in threads:
-            thread.join(timeout_s)
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Until no part runs here and none is left to claim (for tests and shutdowns)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.worker.idle() and not self.svc.store.claimable(datetime.now(UTC), 1):
+                return True
+            time.sleep(0.05)
+        return False

@@ -1,27 +1,115 @@
 """`ffwd serve`: the API and the web page on uvicorn; and a server in a thread for tests."""
 
+import ipaddress
+import os
 import socket
 import threading
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
 from ffwd.adapters.container import build_service
-from ffwd.adapters.http.app import create_app
+from ffwd.adapters.http.app import TOKEN_ENV, create_app
+from ffwd.adapters.http.guard import LOOPBACK_NAMES
 
 GRACEFUL_S = 3.0
+WILDCARDS = ("0.0.0.0", "::", "")
 
 
-def serve(store: str, data: str, host: str, port: int) -> None:
+class Exposed(ValueError):
+    """`ffwd serve` would be reachable by others in a way the operator did not ask for."""
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def answers_to(host: str, allowed: Sequence[str]) -> list[str]:
+    """The Host names the server answers to: those given, else the bound address (and the
+    loopback names when it is one). Bound to every address, the names must be given."""
+    if allowed:
+        return list(allowed)
+    if host in WILDCARDS:
+        raise Exposed(
+            f"bound to every address ({host or '*'}): name the host names clients use, "
+            "--allowed-host NAME (repeatable), or --allowed-host '*' for any"
+        )
+    return [host, *LOOPBACK_NAMES] if is_loopback(host) else [host]
+
+
+def check_exposure(host: str, token: str | None, no_token: bool) -> None:
+    """Exposed when bound beyond loopback with no token, unless `no_token` says so."""
+    if not is_loopback(host) and not token and not no_token:
+        raise Exposed(
+            f"{host} is reachable from other machines and {TOKEN_ENV} is not set: set it, "
+            "or pass --no-token to serve without one"
+        )
+
+
+def input_folders(data: str, given: Sequence[str | Path]) -> list[Path]:
+    """The folders specs may name files in: those given (they must exist), else
+    `{data}/inputs`, made when missing."""
+    if not given:
+        default = Path(data) / "inputs"
+        default.mkdir(parents=True, exist_ok=True)
+        return [default]
+    missing = [str(f) for f in given if not Path(f).is_dir()]
+    if missing:
+        raise Exposed(f"--inputs: no such folder: {', '.join(missing)}")
+    return [Path(f) for f in given]
+
+
+def app_settings(
+    host: str,
+    data: str,
+    *,
+    inputs: Sequence[str | Path] = (),
+    allowed_hosts: Sequence[str] = (),
+    no_token: bool = False,
+    max_table_bytes: int | None = None,
+) -> dict[str, Any]:
+    """`create_app`'s safety options for `ffwd serve` on `host`; Exposed for a setting that
+    would expose the server (ADR 0021)."""
+    token = os.environ.get(TOKEN_ENV) or None
+    check_exposure(host, token, no_token)
+    return {
+        "api_token": token or "",
+        "allowed_hosts": answers_to(host, allowed_hosts),
+        "inputs": input_folders(data, inputs),
+        "max_table_bytes": max_table_bytes,
+    }
+
+
+def serve(
+    store: str,
+    data: str,
+    host: str,
+    port: int,
+    *,
+    workers: int = 1,
+    lock_timeout_s: float = 5.0,
+    **options: Any,
+) -> None:
     """Serve the API, the web page and OpenAPI (`/docs`) until interrupted.
 
-    Generators created through the API are run by this server (in background threads);
-    `FFWD_API_TOKEN`, when set, is the bearer token every mutating request needs.
+    `workers`: the server runs the store's queued generators, at most this many parts at
+    once (0: the API only). `FFWD_API_TOKEN`, when set, is the bearer token every API
+    request and output file needs. `options` are `app_settings`'s; Exposed is raised before
+    anything starts.
     """
-    svc = build_service(store=store, data=data)
-    app = create_app(svc, run_generators=True, data=data)
+    settings = app_settings(host, data, **options)
+    svc = build_service(store=store, data=data, lock_timeout_s=lock_timeout_s)
+    app = create_app(svc, workers=workers, data=data, **settings)
     try:
         uvicorn.run(
             app,

@@ -21,6 +21,7 @@ lists, id prefixes and the work queue read the summaries, never every generator 
 
 import itertools
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -36,12 +37,13 @@ from ffwd.adapters.storage.cache import (
 )
 from ffwd.adapters.storage.claim_turns import AdvisoryTurns, LocalTurns
 from ffwd.adapters.storage.codec import EventCodec, Row
+from ffwd.adapters.storage.failures import failing_as_unavailable, translated
 from ffwd.adapters.storage.read_model import VERSION
 from ffwd.adapters.storage.sqlite_log import LAST, Conflict, SQLiteLog
-from ffwd.adapters.storage.urls import persistence_env
+from ffwd.adapters.storage.urls import DEFAULT_LOCK_TIMEOUT_S, persistence_env
 from ffwd.application.ports import ClaimTurn, ConcurrentWrite
-from ffwd.application.summaries import Summary, SummaryQuery, summarize
-from ffwd.domain.errors import UnknownGenerator
+from ffwd.application.summaries import Summary, SummaryQuery, summarize, unreadable
+from ffwd.domain.errors import FfwdError, StoreUnavailable, UnknownGenerator
 from ffwd.domain.generator import Generator
 
 T = TypeVar("T")
@@ -91,23 +93,31 @@ class EventSourcedStore:
     store whose summaries are missing or of an older layout rebuilds them.
     """
 
-    def __init__(self, url: str, cache_size: int = 1000) -> None:
-        env = persistence_env(url)
+    def __init__(
+        self, url: str, cache_size: int = 1000, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
+    ) -> None:
         self.url = url
-        self.app = _Generators(env=env)  # creates the table; its recorder serves followers
-        self.recorder = self.app.recorder
-        dbname = env.get("SQLITE_DBNAME", "")
-        if dbname:
-            sqlite = SQLiteLog(dbname, float(env["SQLITE_LOCK_TIMEOUT"]))
-            self._log: SQLiteLog | _RecorderLog = sqlite
-            self._index: Any = sqlite
-        else:
-            self._log, self._index = _RecorderLog(self.recorder), self.recorder
+        postgres = url.startswith(("postgresql:", "postgres:"))
+        with failing_as_unavailable(url):
+            env = persistence_env(url, lock_timeout_s)
+            if postgres:
+                from ffwd.adapters.storage.postgres_recorder import probe
+
+                probe(env)  # unreachable: said in seconds, not after the library's retries
+            self.app = _Generators(env=env)  # creates the table; its recorder serves followers
+            self.recorder = self.app.recorder
+            dbname = env.get("SQLITE_DBNAME", "")
+            if dbname:
+                sqlite = SQLiteLog(dbname, lock_timeout_s)
+                self._log: SQLiteLog | _RecorderLog = sqlite
+                self._index: Any = sqlite
+            else:
+                self._log, self._index = _RecorderLog(self.recorder), self.recorder
+            current = self._index.read_model_version() == VERSION
         self._codec = EventCodec(self.app.mapper)
         self._cache = Cache(cache_size)
-        postgres = url.startswith(("postgresql:", "postgres:"))
         self._turns: Any = AdvisoryTurns(self.recorder.datastore.pool) if postgres else LocalTurns()
-        if self._index.read_model_version() != VERSION:
+        if not current:
             self.rebuild_summaries(force=False)
 
     @property
@@ -116,6 +126,7 @@ class EventSourcedStore:
         across the network (memory and SQLite; not PostgreSQL)."""
         return isinstance(self._log, SQLiteLog) or self.url.startswith("memory:")
 
+    @translated
     def get(self, generator_id: UUID, version: int | None = None) -> Generator:
         if version is not None:
             return self._replay(generator_id, lte=version)
@@ -131,11 +142,14 @@ class EventSourcedStore:
             # reads never lag; skipped while the log says nobody else has written since.
             newer = self._log.rows(generator_id, gt=latest)
             if newer:
-                self._cache.advance(generator_id, self._codec.events(generator_id, newer))
+                with self._readable(generator_id):
+                    events = self._codec.events(generator_id, newer)
+                self._cache.advance(generator_id, events)
                 latest = newer[-1][0]
         copy = self._cache.copy(generator_id, latest, epoch)
         return self._replay(generator_id) if copy is None else copy
 
+    @translated
     def update(
         self, generator_id: UUID, command: Callable[[Generator], T]
     ) -> tuple[T, Sequence[Any]]:
@@ -173,6 +187,7 @@ class EventSourcedStore:
         """Whether the log holds events after `version` (the kept state then catches up)."""
         return self.get(generator_id).version > version
 
+    @translated
     def save(self, generator: Generator) -> Sequence[Any]:
         events = list(generator.collect_events())
         if not events:
@@ -191,41 +206,52 @@ class EventSourcedStore:
             self._cache.distrust(generator.id)
             raise ConcurrentWrite(str(generator.id)) from None
 
+    @translated
     def events(self, generator_id: UUID) -> Sequence[Any]:
-        events = self._codec.events(generator_id, self._log.rows(generator_id))
+        rows = self._log.rows(generator_id)
+        with self._readable(generator_id):
+            events = self._codec.events(generator_id, rows)
         if not events:
             raise UnknownGenerator(f"no generator {generator_id}")
         return events
 
     # The summaries.
 
+    @translated
     def summaries(self, query: SummaryQuery) -> list[Summary]:
         """A page of summaries, newest first."""
         return self._index.summaries(query)
 
+    @translated
     def summary(self, generator_id: UUID) -> Summary | None:
         return self._index.summary(generator_id)
 
+    @translated
     def ids_starting_with(self, prefix: str, limit: int) -> list[UUID]:
         """Ids that start with `prefix` (lowercase, with dashes), found by index."""
         return self._index.prefixed(prefix, limit)
 
+    @translated
     def claimable(self, now: datetime, limit: int) -> list[UUID]:
         """Generators with a part to claim now, oldest first: pending parts whose turn it
         is, then running parts whose lease ran out."""
         return self._index.claimable(now, limit)
 
+    @translated
     def cancelled_since(self, since: datetime, limit: int) -> list[UUID]:
         return self._index.cancelled_since(since, limit)
 
+    @translated
     def claim_turn(self, generator_id: UUID) -> ClaimTurn | None:
         return self._turns.take(generator_id)
 
+    @translated
     def generator_ids(self) -> list[UUID]:
         """Every generator's id, oldest first (reads the whole index: for tools, not for
         serving requests)."""
         return self._index.summary_ids()
 
+    @translated
     def rebuild_summaries(self, force: bool = True) -> tuple[int, int]:
         """Every summary anew from the event log, while commands wait; (generators, events)
         read. Without `force`, only if no other process has just rebuilt them."""
@@ -233,20 +259,53 @@ class EventSourcedStore:
 
         def replay(histories: Iterator[tuple[str, list[Row]]]) -> Iterator[Summary]:
             for gid, rows in histories:
-                generator_id = UUID(gid)
-                generator = project_generator(None, self._codec.events(generator_id, rows))
-                if generator is not None:
-                    generators[0] += 1
-                    yield summarize(generator)
+                generators[0] += 1
+                try:
+                    yield summarize(self._project(UUID(gid), rows))
+                except Exception:
+                    yield unreadable(self._readable_prefix(UUID(gid), rows), UUID(gid), rows)
 
         events = self._index.rebuild(replay, force)
         return generators[0], events
+
+    @contextmanager
+    def _readable(self, generator_id: UUID) -> Iterator[None]:
+        """Events that cannot be read (a topic this version does not know, a body it cannot
+        decode or apply) make that generator unreadable, not the store: it is marked so in
+        its summary (out of the work queue), and only it answers `store_unavailable`."""
+        try:
+            yield
+        except Exception as e:
+            if isinstance(e, FfwdError):
+                raise
+            with suppress(Exception):  # best effort: the error below says it either way
+                self._index.mark_unreadable(generator_id)
+            raise StoreUnavailable(
+                f"generator {generator_id}: its history holds an event this version of ffwd "
+                f"cannot read ({type(e).__name__}: {e})"
+            ) from e
 
     def sqlite_settings(self) -> tuple[str, int]:
         """Journal mode and `synchronous` of the SQLite writer (for benchmarks and reports)."""
         if not isinstance(self._log, SQLiteLog):
             raise ValueError(f"{self.url} is not an SQLite file store")
         return self._log.settings()
+
+    def _project(self, generator_id: UUID, rows: list[Row]) -> Generator:
+        generator = project_generator(None, self._codec.events(generator_id, rows))
+        if generator is None:
+            raise LookupError(f"no events for {generator_id}")
+        return generator
+
+    def _readable_prefix(self, generator_id: UUID, rows: list[Row]) -> Generator | None:
+        """The state after the events that can still be read, up to the first that cannot."""
+        generator = None
+        for row in rows:
+            try:
+                generator = project_generator(generator, self._codec.events(generator_id, [row]))
+            except Exception:
+                break
+        return generator
 
     def close(self) -> None:
         self._log.close()
@@ -255,8 +314,9 @@ class EventSourcedStore:
     def _replay(self, generator_id: UUID, lte: int = LAST) -> Generator:
         """The state after the first `lte` events: exactly version `lte`, or UnknownGenerator
         (a version after the latest is not silently answered with the latest)."""
-        events = self._codec.events(generator_id, self._log.rows(generator_id, lte=lte))
-        generator = project_generator(None, events)
+        rows = self._log.rows(generator_id, lte=lte)
+        with self._readable(generator_id):
+            generator = project_generator(None, self._codec.events(generator_id, rows))
         if generator is None or (lte != LAST and generator.version != lte):
             at = "" if lte == LAST else f" at version {lte}"
             raise UnknownGenerator(f"no generator {generator_id}{at}")

@@ -3,6 +3,7 @@ summary changes under the lock that stores its events. Chosen through eventsourc
 `APPLICATION_RECORDER_TOPIC`; `insert_events(events, summary=...)` passes the summary on."""
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -13,7 +14,7 @@ from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 from ffwd.adapters.storage import read_model
 from ffwd.adapters.storage.codec import Row
 from ffwd.adapters.storage.read_model import Replay, merged
-from ffwd.application.summaries import Summary, SummaryQuery
+from ffwd.application.summaries import UNREADABLE, Summary, SummaryQuery
 
 
 class MemoryRecorder(POPOApplicationRecorder):
@@ -83,6 +84,13 @@ class MemoryRecorder(POPOApplicationRecorder):
         with self._database_lock:
             return list(self._summaries)
 
+    def mark_unreadable(self, generator_id: UUID) -> None:
+        with self._database_lock:
+            kept = self._summaries.get(generator_id)
+            if kept is not None:
+                marked = replace(kept, state=UNREADABLE, ready=False, lease_expires_at=None)
+                self._summaries[generator_id] = marked
+
     def read_model_version(self) -> str | None:
         return self._version
 
@@ -103,9 +111,7 @@ class MemoryRecorder(POPOApplicationRecorder):
 
 
 def _at(summary: Summary, position: int) -> Summary:
-    if summary.position == position:
-        return summary
-    return Summary(**{**summary.__dict__, "position": position})
+    return summary if summary.position == position else replace(summary, position=position)
 
 
 class MemoryFactory(POPOFactory):

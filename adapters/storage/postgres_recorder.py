@@ -6,6 +6,7 @@ library runs inside that transaction."""
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -21,6 +22,24 @@ from ffwd.application.worker import FOLLOWED_BY_WORKERS
 # library's own channel announces to every listener.
 WORKERS_CHANNEL = "ffwd_workers"
 WORKER_TOPICS = frozenset(cls.TOPIC for cls in FOLLOWED_BY_WORKERS)
+
+
+PROBE_TIMEOUT_S = 5
+
+
+def probe(env: dict[str, str]) -> None:
+    """Connect once, briefly: a server that is down or unreachable is said at once (the
+    library would retry for close to a minute before saying so)."""
+    import psycopg
+
+    psycopg.connect(
+        host=env["POSTGRES_HOST"],
+        port=env["POSTGRES_PORT"],
+        dbname=env["POSTGRES_DBNAME"],
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"],
+        connect_timeout=PROBE_TIMEOUT_S,
+    ).close()
 
 
 class PostgresRecorder(PostgresApplicationRecorder, SummaryQueries):
@@ -43,6 +62,10 @@ class PostgresRecorder(PostgresApplicationRecorder, SummaryQueries):
             curs.execute(POSTGRES.upsert, read_model.encode(summary), prepare=True)
         if any(e.topic in WORKER_TOPICS for e in stored_events):
             curs.execute(f"NOTIFY {WORKERS_CHANNEL}")
+
+    def mark_unreadable(self, generator_id: UUID) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(POSTGRES.mark_unreadable, [str(generator_id)])
 
     def rebuild(self, replay: Replay, force: bool) -> int:
         """Every summary anew, in one transaction that holds the events table's write lock

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from ffwd.application.summaries import Summary, SummaryQuery
+from ffwd.application.summaries import UNREADABLE, Summary, SummaryQuery
 
 TABLE = "ffwd_summaries"
 META = "ffwd_meta"
@@ -139,6 +139,13 @@ class Dialect:
         return (
             f"SELECT id FROM {TABLE} WHERE state = 'cancelled' AND updated_at >= {m} "
             f"ORDER BY updated_at LIMIT {m}"
+        )
+
+    @property
+    def mark_unreadable(self) -> str:
+        return (
+            f"UPDATE {TABLE} SET state = '{UNREADABLE}', ready = 0, lease_expires_at = NULL "
+            f"WHERE id = {self.mark}"
         )
 
     @property

@@ -86,6 +86,10 @@ class SQLiteLog(SummaryQueries):
                     raise Conflict from None
                 raise
 
+    def mark_unreadable(self, generator_id: UUID) -> None:
+        with self._write_lock:
+            self._writer.execute(SQLITE.mark_unreadable, [str(generator_id)])
+
     def rebuild(self, replay: Replay, force: bool) -> int:
         """Write every generator's summary anew from its events, holding the write lock (no
         command can interleave); `replay` turns (id, rows) per generator into summaries.

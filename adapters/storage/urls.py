@@ -11,8 +11,12 @@ MEMORY_FACTORY = "ffwd.adapters.storage.memory_recorder:MemoryFactory"
 PG_RECORDER = "ffwd.adapters.storage.postgres_recorder:PostgresRecorder"
 
 
-def persistence_env(url: str) -> dict[str, str]:
-    """The eventsourcing environment for a store URL; InvalidSpec for one we cannot use."""
+DEFAULT_LOCK_TIMEOUT_S = 30.0
+
+
+def persistence_env(url: str, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S) -> dict[str, str]:
+    """The eventsourcing environment for a store URL; InvalidSpec for one we cannot use.
+    `lock_timeout_s`: how long a write waits for another process's lock on an SQLite file."""
     parts = urlsplit(url)
     if parts.scheme == "memory":
         return {"PERSISTENCE_MODULE": MEMORY_FACTORY}
@@ -26,7 +30,7 @@ def persistence_env(url: str) -> dict[str, str]:
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(Path(path).expanduser()),
-            "SQLITE_LOCK_TIMEOUT": "30",
+            "SQLITE_LOCK_TIMEOUT": str(max(1, round(lock_timeout_s))),  # the library wants an int
         }
     if parts.scheme in ("postgresql", "postgres"):
         if not parts.path.strip("/"):

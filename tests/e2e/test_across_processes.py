@@ -24,7 +24,7 @@ def other(store_url: str, data_dir: Path):
 
 def test_a_stop_from_another_process_reaches_the_running_phase(svc, other, create):
     gid = create(max_epochs=100)
-    run = Background(svc, gid, progress_interval_s=0.05)
+    run = Background(svc, gid, progress_interval_s=0.0)
     try:
         wait_for(other, gid, lambda v: phase(v, "tabular").step > 0)
         accepted = other.request_stop(gid, "tabular", requested_by="dana")
@@ -48,7 +48,7 @@ def test_a_stop_from_another_process_reaches_the_running_phase(svc, other, creat
 
 def test_a_cancel_from_another_process_aborts_the_run(svc, other, create, data_dir: Path):
     gid = create(max_epochs=100)
-    run = Background(svc, gid, progress_interval_s=0.05)
+    run = Background(svc, gid, progress_interval_s=0.0)
     wait_for(other, gid, lambda v: phase(v, "tabular").step > 0)
     assert other.cancel(gid, requested_by="dana").state == "cancelled"
     final = run.join()

@@ -49,7 +49,7 @@ def test_stop_while_running_keeps_the_checkpoint_and_the_pipeline_goes_on(
 
     stop = OnEvent(svc, "PhaseProgressed", "tabular", click_fast_forward)
     text_running = OnEvent(svc, "PhaseProgressed", "text:customers", lambda: svc.get_view(gid))
-    final = svc.run(gid, progress_interval_s=0.05)
+    final = svc.run(gid, progress_interval_s=0.0)
     at, first, again = stop.result()
 
     # Accepted at once: the phase is stopping, the generator keeps running, nothing else moved.
@@ -127,7 +127,7 @@ def test_stopping_one_text_phase_does_not_affect_the_others(svc, create, paralle
         "text:customers",
         lambda: svc.request_stop(gid, "text:customers", requested_by="alice"),
     )
-    final = svc.run(gid, progress_interval_s=0.05)
+    final = svc.run(gid, progress_interval_s=0.0)
     accepted = stop.result()
     assert phase(accepted, "text:customers").state == "stopping"
     assert phase(accepted, "tabular").state == "succeeded"

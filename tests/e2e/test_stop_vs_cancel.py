@@ -28,7 +28,7 @@ def test_cancel_during_training_aborts_everything_and_keeps_no_checkpoint(
         assert cancelled.wait(60), "the test never cancelled"
 
     follow = OnEvent(svc, "PhaseProgressed", "text:customers", hold_training_until_cancelled)
-    run = Background(svc, gid, progress_interval_s=0.05)
+    run = Background(svc, gid, progress_interval_s=0.0)
     try:
         assert training.wait(60), "text:customers never reported progress"
         before = svc.get_view(gid)

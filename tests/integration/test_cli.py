@@ -255,7 +255,11 @@ def test_the_demo_tells_the_seed_pages_story(env, tmp_path) -> None:
     gid = json.loads(ffwd(env, "list", "--json").stdout)["items"][0]["id"]
     view = json.loads(ffwd(env, "show", gid, "--json").stdout)
     phases = {p["id"]: p for p in view["phases"]}
-    assert phases["tabular"]["reasons"] == ["manually_stopped"]
+    # The stop lands at the boundary after the progress report that asked for it; when that
+    # boundary ends an epoch, early stopping may fire there too, and both are recorded (RULES).
+    # Which boundary it is depends on the machine's speed (was: exactly one reason, issue 13).
+    tabular = phases["tabular"]["reasons"]
+    assert tabular[0] == "manually_stopped" and set(tabular) <= {*tabular[:1], "early_stopped"}
     assert (phases["text:orders"]["reasons"], phases["text:orders"]["step"]) == (
         ["manually_stopped"],
         1,

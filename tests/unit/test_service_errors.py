@@ -162,7 +162,8 @@ def test_format_problems_and_table_problems_are_listed_together(svc, spec, tmp_p
         "tables.gone.path",
         "training.max_epochs",
     ]
-    assert problems[-1] == f"tables.gone.path: no such file: {tmp_path / 'nope.csv'}"
+    nope = str(tmp_path / "nope.csv")
+    assert problems[-1] == f"tables.gone.path: {nope!r}: no such file"
     assert svc.list_generators().items == []
 
 

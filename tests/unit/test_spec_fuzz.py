@@ -64,7 +64,7 @@ NEAR = st.fixed_dictionaries(
 class OneTable:
     """people.csv exists (columns age and bio); every other path does not."""
 
-    def describe(self, path: str) -> TableInfo:
+    def describe(self, path: str, max_bytes: int | None = None) -> TableInfo:
         if Path(path).name != "p.csv":
             raise DatasetProblem(f"no such file: {path}")
         return TableInfo(columns=["age", "bio"], rows=10, text_columns=["bio"])

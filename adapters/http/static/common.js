@@ -103,15 +103,40 @@ const ffwd = (() => {
     toastTimer = setTimeout(() => { el.className = "toast"; }, 4000);
   }
 
-  /* Asks for the API token in the token dialog; resolves to the token, or null. */
+  /* The token dialog: the page's own, or one made the first time a token is needed. */
+  function tokenDialog() {
+    let dialog = document.getElementById("token-dialog");
+    if (dialog) return dialog;
+    dialog = h("dialog", { id: "token-dialog", "aria-labelledby": "token-title" },
+      h("form", { method: "dialog" },
+        h("h2", { id: "token-title" }, "API token needed"),
+        h("p", { id: "token-text" }),
+        h("label", { for: "token-input" }, "API token"),
+        h("input", { id: "token-input", name: "token", type: "password", autocomplete: "off" }),
+        h("div", { class: "actions" },
+          h("button", { class: "button", value: "cancel" }, "Cancel"),
+          h("button", { class: "button primary", value: "save", id: "token-save" },
+            "Save and retry"))));
+    document.body.append(dialog);
+    return dialog;
+  }
+
+  /* Asks for the API token in the token dialog; resolves to the token, or null. Requests
+     refused at the same time share one question. */
+  let asking = null;
   function askToken(again) {
-    const dialog = document.getElementById("token-dialog");
-    if (!dialog) return Promise.resolve(null);
+    if (!asking) asking = question(again).finally(() => { asking = null; });
+    return asking;
+  }
+
+  function question(again) {
+    const dialog = tokenDialog();
     const input = document.getElementById("token-input");
     document.getElementById("token-text").textContent = again
       ? "That token was not accepted. Enter the server's API token (FFWD_API_TOKEN)."
-      : "This server needs an API token for changes. It is kept in this browser tab only.";
+      : "This server needs an API token. It is kept in this browser tab only.";
     input.value = "";
+    dialog.returnValue = "";
     return new Promise((resolve) => {
       dialog.addEventListener("close", () => {
         const token = input.value.trim();
@@ -129,30 +154,77 @@ const ffwd = (() => {
     }
   }
 
-  /* A JSON request to the API; on 401 asks for the token once, keeps it, and retries. */
-  async function api(method, path, body) {
+  /* A request to the server with the token; on 401 asks for the token, keeps it for this
+     tab, and retries. Resolves to the Response (of any status but 401). */
+  async function request(method, path, { body, accept = "application/json", signal } = {}) {
     for (let attempt = 0; ; attempt++) {
-      const headers = { Accept: "application/json", "X-Requested-By": "web" };
+      const headers = { Accept: accept, "X-Requested-By": "web" };
       const token = sessionStorage.getItem(TOKEN_KEY);
       if (token) headers.Authorization = `Bearer ${token}`;
       if (body !== undefined) headers["Content-Type"] = "application/json";
       const response = await fetch(path, {
-        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+        method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body),
       });
-      if (response.status === 401 && attempt < 3) {
-        const fresh = await askToken(Boolean(token));
-        if (!fresh) throw new ApiError({ code: "unauthorized", detail: "No API token given." });
-        sessionStorage.setItem(TOKEN_KEY, fresh);
-        continue;
-      }
-      const payload = await response.json().catch(() => ({}));
-      if (!response.ok) throw new ApiError({ status: response.status, ...payload });
-      return payload;
+      if (response.status !== 401) return response;
+      if (attempt >= 3) throw new ApiError({ status: 401, code: "unauthorized" });
+      const fresh = await askToken(Boolean(token));
+      if (!fresh) throw new ApiError({ code: "unauthorized", detail: "No API token given." });
+      sessionStorage.setItem(TOKEN_KEY, fresh);
     }
   }
 
+  /* A JSON request to the API: the parsed answer, or an ApiError with the problem. */
+  async function api(method, path, body) {
+    const response = await request(method, path, { body });
+    const payload = await response.json().catch(() => ({}));
+    if (!response.ok) throw new ApiError({ status: response.status, ...payload });
+    return payload;
+  }
+
+  /* Follows a server-sent event stream read with fetch (EventSource cannot send the token):
+     calls onEvent(type, data) per message; resolves when the server ends the stream. */
+  async function follow(path, onOpen, onEvent, signal) {
+    const response = await request("GET", path, { accept: "text/event-stream", signal });
+    if (!response.ok) throw new ApiError({ status: response.status });
+    onOpen();
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value.replace(/\r\n?/g, "\n");
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let type = "message";
+        const data = [];
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event:")) type = line.slice(6).trim();
+          else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+        }
+        if (data.length) onEvent(type, data.join("\n"));
+      }
+    }
+  }
+
+  /* Saves a file of the server with the token, when this tab has one (a plain link cannot
+     send it); returns false when the plain link will do. */
+  async function download(path, filename) {
+    if (!sessionStorage.getItem(TOKEN_KEY)) return false;
+    const response = await request("GET", path, { accept: "*/*" });
+    if (!response.ok) throw new ApiError({ status: response.status });
+    const url = URL.createObjectURL(await response.blob());
+    const link = h("a", { href: url, download: filename, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    return true;
+  }
+
   return {
-    h, initial, api, ApiError, badge, reasonLabel, stateLabel, phaseLabel, stepLabel,
+    h, initial, api, request, follow, download, ApiError, badge, reasonLabel, stateLabel, phaseLabel, stepLabel,
     duration, dateTime, clock, number, toast, TERMINAL,
   };
 })();

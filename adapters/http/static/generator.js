@@ -4,7 +4,8 @@
 
 (() => {
   const { h } = ffwd;
-  const gid = document.getElementById("main").dataset.generator;
+  // The id, or what the address named (a prefix) until the view is read with the token.
+  let gid = document.getElementById("main").dataset.generator;
   const FF_ICON = '<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" ' +
     'focusable="false"><path fill="currentColor" d="M3 5.5v13l9-6.5zm9 0v13l9-6.5z"/></svg>';
 
@@ -203,8 +204,17 @@
   }
 
   function fileLink(label, path) {
-    const href = `/generators/${gid}/files/${relative(path).split("/").map(encodeURIComponent).join("/")}`;
-    return h("li", {}, h("a", { href }, label));
+    const name = relative(path);
+    const href = `/generators/${gid}/files/${name.split("/").map(encodeURIComponent).join("/")}`;
+    const save = async (ev) => {
+      ev.preventDefault();
+      try {
+        if (!(await ffwd.download(href, name.split("/").pop()))) window.location.href = href;
+      } catch (err) {
+        ffwd.toast(err.message, "bad");
+      }
+    };
+    return h("li", {}, h("a", { href, onclick: save }, label));
   }
 
   function renderOutputs() {
@@ -337,10 +347,9 @@
     if (refreshing) { scheduleRefresh(); return; }
     refreshing = true;
     try {
-      const response = await fetch(`/api/generators/${gid}`, { headers: { Accept: "application/json" } });
-      if (response.ok) apply(await response.json());
+      apply(await ffwd.api("GET", `/api/generators/${gid}`));
     } catch (err) {
-      setLive("offline");
+      if (!(err instanceof ffwd.ApiError)) setLive("offline");
     } finally {
       refreshing = false;
     }
@@ -356,29 +365,27 @@
     el.className = `live live-${status}`;
   }
 
-  function connect() {
+  async function connect() {
     // The stream sends only new events unless asked: the timeline needs the whole history.
-    const events = new EventSource(`/api/generators/${gid}/events?after=${shownUpTo}`);
-    events.onopen = () => setLive("live");
-    events.onmessage = (m) => {
-      addEntry(JSON.parse(m.data));
-      scheduleRefresh();
-    };
-    events.addEventListener("end", () => {
-      streamEnded = true;
-      events.close();
-      setLive("ended");
-      scheduleRefresh(0);
-    });
-    events.onerror = () => {
-      if (streamEnded) return;
-      if (events.readyState === EventSource.CLOSED) {
-        setLive("offline");
-        setTimeout(connect, 2000);
-      } else {
-        setLive("reconnecting");
-      }
-    };
+    try {
+      await ffwd.follow(`/api/generators/${gid}/events?after=${shownUpTo}`,
+        () => setLive("live"),
+        (type, data) => {
+          if (type === "end") {
+            streamEnded = true;
+            setLive("ended");
+            scheduleRefresh(0);
+            return;
+          }
+          addEntry(JSON.parse(data));
+          scheduleRefresh();
+        });
+    } catch (err) {
+      /* the server is away, or the stream broke: reconnect below */
+    }
+    if (streamEnded) return;
+    setLive("offline");
+    setTimeout(() => { setLive("reconnecting"); connect(); }, 2000);
   }
 
   // ---- Actions --------------------------------------------------------------------------
@@ -422,9 +429,33 @@
     document.getElementById("timeline").classList.toggle("with-progress", ev.target.checked);
   });
 
-  buildTable();
-  apply(view);
-  setLive("connecting");
-  connect();
-  setInterval(tick, 200);
+  function notFound(err) {
+    const main = document.getElementById("main");
+    const text = err.problem && err.problem.status === 404
+      ? "There is no generator with this id."
+      : `The generator cannot be shown: ${err.message}`;
+    main.replaceChildren(h("h1", {}, "Generator not found"), h("p", { class: "lead" }, text),
+      h("p", {}, h("a", { class: "button", href: "/" }, "All generators")));
+    setLive("offline");
+  }
+
+  async function start() {
+    if (view === null) {
+      // The server has a token: the page holds no data, it is read with the token.
+      try {
+        view = await ffwd.api("GET", `/api/generators/${encodeURIComponent(gid)}`);
+      } catch (err) {
+        notFound(err);
+        return;
+      }
+    }
+    gid = view.id;
+    buildTable();
+    apply(view);
+    setLive("connecting");
+    connect();
+    setInterval(tick, 200);
+  }
+
+  start();
 })();

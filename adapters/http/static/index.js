@@ -74,6 +74,13 @@
       const page = await request;
       if (loading === request && asked === query().toString()) render(page);
     } catch (err) {
+      if (err instanceof ffwd.ApiError && err.problem.code === "unauthorized") {
+        /* no token given: say so, and stop asking until the user does something */
+        loading = null;
+        body.replaceChildren(h("tr", {}, h("td", { colspan: 5, class: "empty" },
+          "This server needs an API token to list generators. Reload to enter it.")));
+        return;
+      }
       if (err instanceof ffwd.ApiError && err.problem.status) ffwd.toast(err.message, "error");
       /* else the server is away: keep what is shown, try again later */
     } finally {

@@ -90,13 +90,17 @@ def long_spec(web_tables: Path) -> dict[str, Any]:
 class WebServer:
     """The server under test, its store and data folders, and a client of its API."""
 
-    def __init__(self, root: Path, api_token: str) -> None:
+    def __init__(self, root: Path, api_token: str, inputs: Path, workers: int) -> None:
         self.store = f"sqlite:///{root / 'store.db'}"
         self.data = str(root / "data")
         self.token = api_token
         self.svc: GeneratorService = build_service(store=self.store, data=self.data)
         self.app = create_app(
-            self.svc, run_generators=True, api_token=api_token, progress_interval_s=0.2
+            self.svc,
+            workers=workers,
+            api_token=api_token,
+            inputs=[inputs],
+            progress_interval_s=0.2,
         )
         self.server = BackgroundServer(self.app).start()
         self.url = self.server.url
@@ -116,20 +120,22 @@ class WebServer:
         for summary in self.http.get("/api/generators", params={"limit": 500}).json()["items"]:
             if summary["state"] not in TERMINAL:
                 self.http.post(f"/api/generators/{summary['id']}/cancel")
-        self.app.state.runs.join(30)
+        if self.app.state.runs:
+            self.app.state.runs.wait_idle(60)
         self.http.close()
         self.server.stop()
         self.svc.store.close()
 
 
 @pytest.fixture
-def make_server(tmp_path: Path) -> Iterator[Callable[..., WebServer]]:
+def make_server(tmp_path: Path, web_tables: Path) -> Iterator[Callable[..., WebServer]]:
+    """Servers whose input folder holds the web tables."""
     servers: list[WebServer] = []
 
-    def make(api_token: str = "") -> WebServer:
+    def make(api_token: str = "", workers: int = 3) -> WebServer:
         folder = tmp_path / f"server{len(servers)}"
         folder.mkdir()
-        servers.append(WebServer(folder, api_token))
+        servers.append(WebServer(folder, api_token, web_tables, workers))
         return servers[-1]
 
     yield make
@@ -139,7 +145,14 @@ def make_server(tmp_path: Path) -> Iterator[Callable[..., WebServer]]:
 
 @pytest.fixture
 def web(make_server: Callable[..., WebServer]) -> WebServer:
+    """A server that runs what is queued in its store (three parts at once)."""
     return make_server()
+
+
+@pytest.fixture
+def api_only(make_server: Callable[..., WebServer]) -> WebServer:
+    """A server that runs nothing: the test drives the phases through the service."""
+    return make_server(workers=0)
 
 
 @pytest.fixture

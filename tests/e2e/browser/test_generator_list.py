@@ -10,11 +10,11 @@ from playwright.sync_api import Page, expect
 from tests.integration.workers.conftest import wait_until
 
 
-def queued(web: Any, web_tables: Any, count: int) -> list[str]:
+def queued(server: Any, web_tables: Any, count: int) -> list[str]:
     """Generators created in the store (not run): shop-00, shop-01, ... oldest first."""
     table = {"name": "customers", "path": str(web_tables / "customers.csv"), "text_columns": []}
     return [
-        str(web.svc.create_generator({"name": f"shop-{i:02d}", "tables": [table]}))
+        str(server.svc.create_generator({"name": f"shop-{i:02d}", "tables": [table]}))
         for i in range(count)
     ]
 
@@ -23,12 +23,12 @@ def names(page: Page) -> Any:
     return page.locator("#generators th a")
 
 
-def test_pages_filters_and_search(web, web_tables, page: Page) -> None:
-    ids = queued(web, web_tables, 30)
+def test_pages_filters_and_search(api_only, web_tables, page: Page) -> None:
+    ids = queued(api_only, web_tables, 30)
     for gid in ids[:3]:
-        web.svc.cancel(gid, requested_by="test")
+        api_only.svc.cancel(gid, requested_by="test")
 
-    page.goto(web.url + "/")
+    page.goto(api_only.url + "/")
     expect(names(page)).to_have_count(25)
     expect(names(page).first).to_have_text("shop-29")
     newer, older = page.locator("#newer"), page.locator("#older")
@@ -53,13 +53,13 @@ def test_pages_filters_and_search(web, web_tables, page: Page) -> None:
     expect(page.locator("#filter-name")).to_have_value("no such thing")
 
 
-def test_refreshes_never_overlap_even_when_the_store_is_slow(web, web_tables, page: Page):
+def test_refreshes_never_overlap_even_when_the_store_is_slow(api_only, web_tables, page: Page):
     """Each list request here takes longer than the refresh interval (3 s): a refresh starts
     only once the last one ended, so at most one is ever in flight."""
-    queued(web, web_tables, 3)
+    queued(api_only, web_tables, 3)
     in_flight, most, done = [0], [0], [0]
     lock = threading.Lock()
-    listed = web.svc.list_generators
+    listed = api_only.svc.list_generators
 
     def slow_list(**query: Any) -> Any:
         with lock:
@@ -73,8 +73,8 @@ def test_refreshes_never_overlap_even_when_the_store_is_slow(web, web_tables, pa
                 in_flight[0] -= 1
                 done[0] += 1
 
-    web.svc.list_generators = slow_list
-    page.goto(web.url + "/")
+    api_only.svc.list_generators = slow_list
+    page.goto(api_only.url + "/")
     expect(names(page)).to_have_count(3, timeout=60_000)
     wait_until(lambda: done[0] >= 3, 120, "three list requests to end")
     assert most[0] == 1, f"{most[0]} list requests were in flight at once"

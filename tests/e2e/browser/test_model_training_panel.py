@@ -170,26 +170,41 @@ def test_cancel_asks_for_confirmation_then_aborts_everything(web, page: Page, lo
     expect(page).to_have_url(f"{web.url}/generators/{keep}")
 
 
-def test_the_page_asks_for_the_api_token_once(make_server, page: Page, long_spec):
+def test_the_page_asks_for_the_api_token_once(make_server, page: Page, long_spec, tmp_path):
+    """With a token, the page holds no data: it asks for the token once, then reads the view,
+    follows the events, makes changes and downloads the outputs with it."""
     web = make_server(api_token="s3cret-token")
     gid = web.create(long_spec)
     page.goto(f"{web.url}/generators/{gid}")
-    expect(row(page, TABULAR)).to_have_attribute("data-state", "running")
-
-    fast_forward(page, CUSTOMERS).click()
     token_dialog = page.locator("#token-dialog")
     expect(token_dialog).to_be_visible()
+    assert long_spec["name"] not in page.content()
     token_dialog.get_by_label("API token").fill("wrong")
     token_dialog.get_by_role("button", name="Save and retry").click()
     expect(token_dialog).to_contain_text("not accepted")
     token_dialog.get_by_label("API token").fill("s3cret-token")
     token_dialog.get_by_role("button", name="Save and retry").click()
-    expect(row(page, CUSTOMERS)).to_contain_text("Stop queued")
+    expect(page.locator("#gen-name")).to_have_text(long_spec["name"])
+    expect(row(page, TABULAR)).to_have_attribute("data-state", "running")
+    expect(page.locator("#live")).to_have_text("Live")
 
-    # Kept for this tab: the next change does not ask again.
+    # Kept for this tab: changes do not ask again.
     assert page.evaluate("sessionStorage.getItem('ffwd-api-token')") == "s3cret-token"
-    fast_forward(page, ORDERS).click()
-    expect(row(page, ORDERS)).to_contain_text("Stop queued")
+    for phase in (CUSTOMERS, ORDERS, TABULAR):
+        fast_forward(page, phase).click()
+        expect(row(page, phase)).not_to_have_attribute("data-stop-requested", "false")
     expect(token_dialog).to_be_hidden()
     history = web.http.get(f"/api/generators/{gid}/history").json()
-    assert [e["phase"] for e in history if e["type"] == "StopRequested"] == [CUSTOMERS, ORDERS]
+    stops = [e["phase"] for e in history if e["type"] == "StopRequested"]
+    assert stops == [CUSTOMERS, ORDERS, TABULAR]
+
+    # The outputs are files of the server: a plain link cannot send the token, the page can.
+    expect(page.locator("#gen-state")).to_have_text("Succeeded", timeout=60_000)
+    link = page.get_by_role("link", name="Synthetic customers (CSV)")
+    assert page.request.get(web.url + link.get_attribute("href")).status == 401
+    with page.expect_download() as download:
+        link.click()
+    saved = tmp_path / "downloaded.csv"
+    download.value.save_as(saved)
+    assert saved.read_text().startswith("id,")
+    expect(token_dialog).to_be_hidden()

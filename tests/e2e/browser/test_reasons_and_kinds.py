@@ -13,13 +13,13 @@ def finish(svc, gid, phase: str, reasons: list[str]) -> None:
     )
 
 
-def test_every_reason_has_its_label_and_several_show_at_once(web, page: Page, long_spec):
-    svc = web.svc
-    gid = svc.create_generator(long_spec)  # not through the API: the server does not run it
+def test_every_reason_has_its_label_and_several_show_at_once(api_only, page: Page, long_spec):
+    svc = api_only.svc
+    gid = svc.create_generator(long_spec)  # this server runs nothing: the test does
     finish(svc, gid, "tabular", ["manually_stopped", "max_epochs_reached"])
     finish(svc, gid, "text:customers", ["early_stopped", "privacy_budget_exhausted"])
 
-    page.goto(f"{web.url}/generators/{gid}")
+    page.goto(f"{api_only.url}/generators/{gid}")
     expect(page.locator('tr[data-phase="tabular"] .reason')).to_have_text(
         ["Manually stopped", "Max epochs reached"]
     )
@@ -38,13 +38,13 @@ def test_every_reason_has_its_label_and_several_show_at_once(web, page: Page, lo
     svc.cancel(gid, requested_by="test")
 
 
-def test_an_anonymization_generator_has_no_phase_to_stop(web, page: Page, long_spec):
+def test_an_anonymization_generator_has_no_phase_to_stop(api_only, page: Page, long_spec):
     spec = {key: value for key, value in long_spec.items() if key != "training"}
-    gid = web.svc.create_generator({**spec, "name": "anonymize-it", "kind": "anonymization"})
+    gid = api_only.svc.create_generator({**spec, "name": "anonymize-it", "kind": "anonymization"})
 
-    page.goto(f"{web.url}/generators/{gid}")
+    page.goto(f"{api_only.url}/generators/{gid}")
 
     expect(page.locator("#phases")).to_contain_text("do not involve model training")
     expect(page.locator("button.ff")).to_have_count(0)
     expect(page.get_by_role("button", name="Cancel generator anonymize-it")).to_be_enabled()
-    web.svc.cancel(gid, requested_by="test")
+    api_only.svc.cancel(gid, requested_by="test")

@@ -255,8 +255,9 @@ def test_a_column_that_no_longer_fits_its_technique_fails_the_step_and_writes_no
     assert view.state == "failed"
     anonymize = view.steps[0]
     assert (anonymize.id, anonymize.state) == ("anonymize", "failed")
-    assert "customers.income: perturb_number needs numbers; 'unknown'" in anonymize.error
-    assert "orders.order_date: perturb_date needs ISO dates; 'unknown'" in anonymize.error
+    assert "customers.income: perturb_number needs numbers; row 5's value" in anonymize.error
+    assert "orders.order_date: perturb_date needs ISO dates; row 5's value" in anonymize.error
+    assert "unknown" not in anonymize.error  # the cell: an error never quotes the data
     assert [e.pipeline_step for e in svc.history(gid) if e.type == "StepStarted"] == ["anonymize"]
     assert [p for p in files_under(data_dir) if p.suffix in (".csv", ".json", ".html")] == []
 
@@ -267,6 +268,6 @@ def test_a_column_of_the_wrong_type_is_rejected_at_create(svc, data_dir):
         create_sample(svc, anonymization={"columns": columns})
     assert e.value.problems == [
         "anonymization.columns.customers.country: perturb_number needs numbers; "
-        "'Germany' is not one"
+        "row 1's value is not one"
     ]
     assert svc.list_generators().items == [] and files_under(data_dir) == []

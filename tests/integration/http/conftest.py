@@ -57,12 +57,14 @@ def svc(data_dir: Path) -> Iterator[GeneratorService]:
 
 
 @pytest.fixture
-def make_client(svc: GeneratorService) -> Iterator[Callable[..., TestClient]]:
-    """`make_client(**create_app_options)`: a TestClient on a new app over `svc`."""
+def make_client(svc: GeneratorService, tables: Path) -> Iterator[Callable[..., TestClient]]:
+    """`make_client(**create_app_options)`: a TestClient on a new app over `svc`, whose input
+    folder is `tables`, asking for `http://localhost`."""
     clients: list[TestClient] = []
 
     def make(**options: Any) -> TestClient:
         options.setdefault("api_token", "")
+        options.setdefault("inputs", [tables])
         client = TestClient(create_app(svc, **options))
         client.__enter__()
         clients.append(client)

@@ -6,9 +6,18 @@ from typing import Any
 with warnings.catch_warnings():
     # Newer Starlette prefers the `httpx2` distribution; `httpx` works the same here.
     warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
+    from fastapi import testclient
 
 __all__ = ["TestClient", "assert_problem"]
+
+
+class TestClient(testclient.TestClient):
+    """FastAPI's test client, asking for `http://localhost` (a host the server answers to)."""
+
+    __test__ = False
+
+    def __init__(self, app: Any, base_url: str = "http://localhost", **options: Any) -> None:
+        super().__init__(app, base_url=base_url, **options)
 
 
 def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:

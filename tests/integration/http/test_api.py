@@ -240,20 +240,20 @@ def test_history_lists_every_event_with_version_time_and_type(client, create, sv
     }
 
 
-def test_the_server_runs_the_generators_it_creates_when_asked(make_client, spec):
-    client = make_client(run_generators=True, progress_interval_s=0.05)
+def test_the_servers_workers_run_what_is_queued_whoever_queued_it(make_client, svc, spec):
+    client = make_client(workers=2, progress_interval_s=0.05)
 
     gid = client.post("/api/generators", json=spec).json()["id"]
-    client.app.state.runs.join(60)
-
-    view = client.get(f"/api/generators/{gid}").json()
-    assert view["state"] == "succeeded"
+    queued_elsewhere = str(svc.create_generator(spec))  # as `ffwd run --detach` would
+    assert client.app.state.runs.wait_idle(120)
+    for done in (gid, queued_elsewhere):
+        assert client.get(f"/api/generators/{done}").json()["state"] == "succeeded"
     child = client.post(f"/api/generators/{gid}/continue").json()["id"]
-    client.app.state.runs.join(60)
+    assert client.app.state.runs.wait_idle(120)
     assert client.get(f"/api/generators/{child}").json()["state"] == "succeeded"
 
 
-def test_without_run_generators_a_created_generator_stays_queued(client, spec):
+def test_with_no_workers_a_created_generator_stays_queued(client, spec):
     gid = client.post("/api/generators", json=spec).json()["id"]
 
     assert client.app.state.runs is None

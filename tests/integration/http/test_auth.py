@@ -85,15 +85,34 @@ def test_with_the_token_mutations_succeed(secured, spec, svc):
     assert (stop.status_code, cancel.status_code) == (202, 202)
 
 
-def test_reads_need_no_token(secured, spec, svc):
+def test_reads_need_the_token_too(secured, spec, svc):
+    """Was: every read stayed open with a token set (issue 13)."""
     gid = str(svc.create_generator(spec))
+    reads = [
+        "/api/generators",
+        f"/api/generators/{gid}",
+        f"/api/generators/{gid}/history",
+        f"/api/generators/{gid}/events?after=0",
+        f"/api/generators/{gid[:8]}",
+        "/api/generators/00000000-0000-0000-0000-000000000000",  # unknown: 401 all the same
+    ]
+    for path in reads:
+        for headers in ({}, auth("wrong"), {"Authorization": f"Basic {TOKEN}"}):
+            body = assert_problem(secured.get(path, headers=headers), 401, "unauthorized")
+            assert spec["name"] not in str(body)
 
-    assert secured.get("/api/generators").status_code == 200
-    assert secured.get(f"/api/generators/{gid}").status_code == 200
-    assert secured.get(f"/api/generators/{gid}/history").status_code == 200
-    assert secured.get(f"/api/generators/{gid}", headers=auth("wrong")).status_code == 200
-    assert secured.get(f"/generators/{gid}").status_code == 200
-    assert secured.get("/").status_code == 200
+    assert secured.get(f"/api/generators/{gid}", headers=auth()).json()["name"] == spec["name"]
+    assert secured.get("/api/generators", headers=auth()).status_code == 200
+    assert secured.get("/health").json() == {"status": "ok"}
+
+
+def test_with_a_token_the_pages_hold_no_data(secured, spec, svc):
+    gid = str(svc.create_generator(spec))
+    for path in (f"/generators/{gid}", "/generators/00000000-nope", "/"):
+        page = secured.get(path)
+        assert page.status_code == 200  # an unknown id's page looks like any other
+        assert spec["name"] not in page.text
+        assert '"initial-view">null<' in page.text or path == "/"  # the list has no data
 
 
 def test_without_a_token_configured_no_header_is_needed(client, spec):

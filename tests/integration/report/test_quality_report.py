@@ -2,7 +2,6 @@
 
 import csv
 import json
-import time
 from datetime import date
 from pathlib import Path
 
@@ -152,8 +151,9 @@ def test_a_synthetic_table_with_no_rows(spec, tmp_path):
     assert "0 synthetic rows" in html
 
 
-def test_a_report_on_a_few_thousand_rows_takes_well_under_two_seconds(spec, tmp_path):
-    paths = synthetic(spec, tmp_path, shuffle)
-    started = time.perf_counter()
-    QualityReport().write(spec, paths, str(tmp_path / "out"))
-    assert time.perf_counter() - started < 1.5
+def test_a_report_covers_a_few_thousand_rows(spec, tmp_path):
+    """Was: also timed against 1.5 s, which a loaded machine need not meet (issue 13)."""
+    result, _ = report(spec, tmp_path, shuffle)
+    for table in spec.tables:
+        rows = len(read(table.path)[1])
+        assert result["tables"][table.name]["rows"] == {"original": rows, "synthetic": rows}

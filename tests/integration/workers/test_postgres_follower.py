@@ -119,12 +119,15 @@ def test_a_notify_delivers_at_once_long_before_the_fallback_look(two) -> None:
             else:
                 there.request_stop(gid, "tabular" if who == "a" else "text:people", who)
             wait_until(lambda n=n: n in heard.versions, 5, f"version {n}")
-            assert heard.at[-1] - sent < 1.0  # 30 s of fallback: only a NOTIFY explains this
+            # 30 s of fallback: only a NOTIFY explains hearing it in a third of that, however
+            # loaded the machine (was: under 1 s, issue 13).
+            assert heard.at[-1] - sent < 10.0
         assert heard.versions == [2, 3, 4]
     finally:
         started = time.monotonic()
         stop()
-        assert time.monotonic() - started < 1.0, "stop() waited on the LISTEN connection"
+        # Waiting on the LISTEN connection would take the 30 s fallback.
+        assert time.monotonic() - started < 10.0, "stop() waited on the LISTEN connection"
 
 
 def test_a_listen_connection_the_server_ends_is_opened_again(two, store_url) -> None:

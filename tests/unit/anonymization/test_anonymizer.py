@@ -119,9 +119,9 @@ def test_every_problem_with_the_data_is_listed_and_nothing_is_written(tables, tm
     expected = [
         "anonymization.columns.people: no such columns ['ghost']",
         "anonymization.columns.nowhere: no such table (tables: ['people', 'visits'])",
-        "anonymization.columns.people.name: perturb_number needs numbers; 'Person 0' is not one",
-        "anonymization.columns.people.city: perturb_date needs ISO dates; 'Rome' is not one",
-        "anonymization.columns.people.joined: bin needs numbers; '2021-01-01' is not one",
+        "anonymization.columns.people.name: perturb_number needs numbers; row 1's value is not one",
+        "anonymization.columns.people.city: perturb_date needs ISO dates; row 1's value is not one",
+        "anonymization.columns.people.joined: bin needs numbers; row 1's value is not one",
         "anonymization.columns.people.id: hash: the environment variable FFWD_TEST_UNSET_KEY "
         "is not set",
         "anonymization.columns.people.note: mock: Faker has no locale 'xx_XX'",
