@@ -23,6 +23,7 @@ class Progress:
     val_loss: float | None
     epsilon: float | None
     kept: dict | None = None
+    epochs: tuple[dict, ...] = ()  # a row per epoch completed since the last report
 
 
 class PhaseControl:
@@ -31,29 +32,37 @@ class PhaseControl:
     def __init__(
         self,
         training: TrainingSpec,
-        report: Callable[[Progress], None],
+        report: Callable[[Progress], bool | None],
         *,
         stop_requested: bool = False,
         progress_interval_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        start_epoch: int = 0,
+        elapsed_before_s: float = 0.0,
+        epoch_limit: int | None = None,
     ) -> None:
+        """`start_epoch` and `elapsed_before_s`: where the phase was when this attempt began
+        (a takeover, a resumed checkpoint): its curve and its clock go on from there, and the
+        time limit counts the whole phase. `epoch_limit`: the phase's own, else the spec's."""
         self._report = report
         self._clock = clock
         self._interval = progress_interval_s
-        self._max_epochs = training.max_epochs
+        self._max_epochs = training.max_epochs if epoch_limit is None else epoch_limit
         self._patience = training.early_stopping_patience
         self._min_delta = training.early_stopping_min_delta
         dp = training.differential_privacy
         self._max_epsilon = dp.max_epsilon if dp else math.inf
-        self._started = clock()
+        self._started = clock() - elapsed_before_s
         limit = training.max_training_time_s
         self._deadline = self._started + limit if limit else math.inf
-        self._next_report = self._started + progress_interval_s
+        self._next_report = clock() + progress_interval_s
         self._wake = min(self._deadline, self._next_report)
         self._seen_epoch: int | None = None
         self._best_val = math.inf
         self._validations_without_improvement = 0
         self._unreported_kept: dict | None = None
+        self._last_row_epoch = start_epoch
+        self._rows: list[dict] = []
         self.stop_requested = stop_requested
         self.cancelled = False
         self.epoch = 0
@@ -77,6 +86,12 @@ class PhaseControl:
     def elapsed(self) -> float:
         return self._clock() - self._started
 
+    def unreported_epochs(self) -> tuple[dict, ...]:
+        """The rows of the epochs completed since the last report (they go with the next
+        report, or with the phase's end), handed out once."""
+        rows, self._rows = tuple(self._rows), []
+        return rows
+
     def boundary(
         self, epoch: int, step: int, metrics: Mapping[str, float] | None = None
     ) -> Decision:
@@ -95,6 +110,8 @@ class PhaseControl:
     def _evaluate(self, epoch: int, step: int, metrics: Mapping[str, float]) -> Decision:
         now = self._clock()
         self.epoch, self.step, self._seen_epoch = epoch, step, epoch
+        if epoch > self._last_row_epoch:
+            self._row(epoch, step, now, metrics)
         reasons = []
         if self.stop_requested:
             reasons.append(why.MANUALLY_STOPPED)
@@ -113,10 +130,27 @@ class PhaseControl:
         if now >= self._next_report:
             kept, self._unreported_kept = self._unreported_kept, None
             elapsed = now - self._started
-            self._report(Progress(epoch, step, elapsed, self.val_loss, self.epsilon, kept))
+            rows = self.unreported_epochs()
+            progress = Progress(epoch, step, elapsed, self.val_loss, self.epsilon, kept, rows)
+            if self._report(progress) is False:  # not stored: they go with the next one
+                self._rows[:0] = rows
             self._next_report = now + self._interval
         self._wake = min(self._deadline, self._next_report)
         return CONTINUE
+
+    def _row(self, epoch: int, step: int, now: float, metrics: Mapping[str, float]) -> None:
+        """The completed epoch's row: what the engine measured at its end."""
+        self._last_row_epoch = epoch
+        self._rows.append(
+            {
+                "epoch": epoch,
+                "step": step,
+                "elapsed_s": round(now - self._started, 3),
+                "val_loss": metrics.get("val_loss"),
+                "train_loss": metrics.get("train_loss"),
+                "epsilon": metrics.get("epsilon", self.epsilon),
+            }
+        )
 
     def _early_stopping(self, val_loss: float) -> bool:
         """Patience counts validations that did not improve the best loss by min_delta."""

@@ -118,15 +118,17 @@ class Reporter:
         # The kept checkpoint the store knows of (after a takeover: the one resumed from).
         self.recorded_kept: str | None = (last_kept or {}).get("id")
 
-    def __call__(self, p: Progress) -> None:
+    def __call__(self, p: Progress) -> bool:
+        """Whether the store took it: when not, the control keeps its epochs' rows for the
+        next report."""
         try:
             self._record(p)
-        except errors.StoreUnavailable as e:
-            log.warning("progress of %s not stored (%s); training goes on", self._phase, e)
-        except (errors.FfwdError, PhaseInterrupted):
-            raise
         except Exception as e:
+            if refused(e):
+                raise
             log.warning("progress of %s not stored (%s); training goes on", self._phase, e)
+            return False
+        return True
 
     def record_kept(self, p: Progress) -> None:
         """Store a newly kept checkpoint before the engine deletes the one it supersedes."""
@@ -144,6 +146,7 @@ class Reporter:
                 val_loss=p.val_loss,
                 epsilon=p.epsilon,
                 kept=p.kept,
+                epochs=list(p.epochs),
             )
         except errors.StaleRunner as e:
             raise LeaseLost(str(e)) from e
@@ -176,7 +179,10 @@ class LeasedControl(PhaseControl):
         if checkpoint.get("id") == recorded:
             return
         epoch, step = max(self.epoch, self._floor[0]), max(self.step, self._floor[1])
-        progress = Progress(epoch, step, self.elapsed(), self.val_loss, self.epsilon, checkpoint)
+        rows = self.unreported_epochs()
+        progress = Progress(
+            epoch, step, self.elapsed(), self.val_loss, self.epsilon, checkpoint, rows
+        )
         self._reporter.record_kept(progress)
 
 

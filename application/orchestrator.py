@@ -227,6 +227,9 @@ class Orchestrator:
                 (phase.epoch, phase.step),
                 stop_requested=phase.stop_requested,
                 progress_interval_s=self.progress_interval_s,
+                start_epoch=max(phase.epoch, (phase.resume_from or {}).get("epoch", 0)),
+                elapsed_before_s=phase.elapsed_s,
+                epoch_limit=phase.epoch_limit,
             )
             follower.attach(control)
             takeovers.attach(control, attempt)
@@ -264,6 +267,7 @@ class Orchestrator:
                 elapsed_s=round(control.elapsed(), 3),
                 val_loss=outcome.val_loss,
                 epsilon=outcome.epsilon,
+                epochs=list(control.unreported_epochs()),
             )
         finally:
             unwatch()

@@ -8,7 +8,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
@@ -33,6 +33,7 @@ from ffwd.application.views import (
     GeneratorPage,
     GeneratorView,
     HistoryEntry,
+    MetricRow,
     history_entry,
     view_of,
 )
@@ -128,11 +129,16 @@ class GeneratorService:
         generator: UUID | str,
         overrides: dict[str, Any] | None = None,
         *,
+        more_epochs: int | None = None,
         inputs: InputFolders | None = None,
     ) -> UUID:
         """A new generator that trains on from a succeeded generator's kept checkpoints.
 
-        `inputs`: the only folders the tables the overrides name may be in (ADR 0021).
+        `more_epochs`: each phase trains this many epochs beyond the checkpoint it resumes
+        from. With neither it nor a `training.max_epochs` override, as many more as the
+        parent's limit; with that override, it is each phase's total and must lie beyond the
+        checkpoint. `inputs`: the only folders the tables the overrides name may be in
+        (ADR 0021).
         """
         check_size(overrides, "overrides")
         parent = self.store.get(self.resolve(generator))
@@ -161,10 +167,18 @@ class GeneratorService:
             phase_id: {**checkpoint, "generator": str(parent.id)}
             for phase_id, checkpoint in parent.checkpoints().items()
         }
-        return self._record_new(spec, parent=parent.id, resume_from=resume_from)
+        training = (overrides or {}).get("training")
+        if more_epochs is None and not (isinstance(training, dict) and "max_epochs" in training):
+            more_epochs = parent.spec["training"].get("max_epochs")
+        limits = _epoch_limits(resume_from, spec, more_epochs)
+        return self._record_new(spec, parent.id, resume_from, limits)
 
     def _record_new(
-        self, spec: GeneratorSpec, parent: UUID | None, resume_from: dict[str, Any] | None
+        self,
+        spec: GeneratorSpec,
+        parent: UUID | None,
+        resume_from: dict[str, Any] | None,
+        epoch_limits: dict[str, int] | None = None,
     ) -> UUID:
         generator = Generator.create(
             name=spec.name,
@@ -173,6 +187,7 @@ class GeneratorService:
             text_tables=[t.name for t in spec.tables if t.text_columns],
             parent=parent,
             resume_from=resume_from,
+            epoch_limits=epoch_limits,
         )
         self._save(generator)
         return generator.id
@@ -255,7 +270,30 @@ class GeneratorService:
         return self.store.get(generator_id, version=at_version)
 
     def get_view(self, generator: UUID | str, at_version: int | None = None) -> GeneratorView:
-        return view_of(self.get_generator(generator, at_version))
+        """The view now, or as it was at `at_version` (then as of that event)."""
+        now = datetime.now(UTC) if at_version is None else None
+        return view_of(self.get_generator(generator, at_version), now)
+
+    def metrics(self, generator: UUID | str, phase: str) -> list[MetricRow]:
+        """A row per completed epoch of the phase, in order; a phase that resumed from its
+        parent's checkpoint begins with the parent's rows up to that checkpoint."""
+        generator_id = self.resolve(generator)
+        events = self.store.events(generator_id)
+        created = events[0]
+        layout = {p["id"]: p for p in created.phases}
+        if phase not in layout:
+            known = ", ".join(layout) or "none"
+            raise errors.UnknownPhase(f"no phase {phase!r} (phases: {known})")
+        rows: list[MetricRow] = []
+        resumed = layout[phase].get("resume_from")
+        if resumed and created.parent is not None:
+            inherited = self.metrics(created.parent, phase)
+            rows = [r for r in inherited if r.epoch <= resumed.get("epoch", 0)]
+        for event in events:
+            if getattr(event, "phase", None) == phase:
+                for row in getattr(event, "epochs", ()):
+                    rows.append(MetricRow(**row, generator=generator_id))
+        return rows
 
     def history(self, generator: UUID | str) -> list[HistoryEntry]:
         return [history_entry(e) for e in self.store.events(self.resolve(generator))]
@@ -354,6 +392,30 @@ class GeneratorService:
         if len(self._delivered) > _DELIVERED_MEMORY:
             self._delivered.popitem(last=False)
         return True
+
+
+def _epoch_limits(
+    resume_from: dict[str, dict[str, Any]], spec: GeneratorSpec, more_epochs: int | None
+) -> dict[str, int] | None:
+    """Each continued phase's epoch limit: `more_epochs` beyond its checkpoint; or the
+    spec's total, which must then lie beyond every checkpoint (a child resumed at epoch 131
+    with a total of 5 would train one step, and say "131 / 5")."""
+    if more_epochs is not None:
+        if more_epochs < 1:
+            raise errors.InvalidSpec([f"more_epochs: must be at least 1, not {more_epochs}"])
+        return {p: c.get("epoch", 0) + more_epochs for p, c in resume_from.items()}
+    total = spec.training.max_epochs if spec.training else 0
+    behind = {p: c.get("epoch", 0) for p, c in resume_from.items() if c.get("epoch", 0) >= total}
+    if behind:
+        at = ", ".join(f"{p} at epoch {e}" for p, e in behind.items())
+        raise errors.InvalidSpec(
+            [
+                f"training.max_epochs: {total} is the total number of epochs, and the "
+                f"checkpoints resume beyond it ({at}): give a larger total, or more_epochs "
+                "(`ffwd continue --more-epochs N`) to train N epochs more"
+            ]
+        )
+    return None
 
 
 def _merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

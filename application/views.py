@@ -51,6 +51,12 @@ class PhaseView(View):
     ended_at: Timestamp | None
     resumed_from: str | None
     error: str | None
+    epoch_limit: int
+    best: CheckpointView | None  # what it would keep if it stopped now
+    epochs_since_best: int | None
+    last_report_at: Timestamp | None  # the runner's last sign of life
+    lease_expires_at: Timestamp | None
+    stale: bool  # running, and silent for longer than it reports, plus a margin
 
 
 class StepView(View):
@@ -104,6 +110,19 @@ class GeneratorPage(View):
     next: str | None
 
 
+class MetricRow(View):
+    """One completed epoch of a phase, as its engine measured it at the epoch's end;
+    `generator` trained it (a continued phase's curve begins in its parent's)."""
+
+    epoch: int
+    step: int
+    elapsed_s: float
+    val_loss: float | None
+    train_loss: float | None
+    epsilon: float | None
+    generator: UUID
+
+
 class HistoryEntry(View):
     version: int
     timestamp: Timestamp
@@ -114,8 +133,13 @@ class HistoryEntry(View):
     data: dict[str, Any]
 
 
-def _checkpoint(p: Phase) -> CheckpointView | None:
-    c = p.checkpoint
+# A running phase reports at least every third of its lease; silent for that long plus this
+# margin, its worker may be gone (a takeover comes when the lease ends).
+STALE_MARGIN_S = 5.0
+LIVE = ("running", "stopping")
+
+
+def _checkpoint_view(c: dict | None) -> CheckpointView | None:
     if not c:
         return None
     return CheckpointView(
@@ -123,7 +147,29 @@ def _checkpoint(p: Phase) -> CheckpointView | None:
     )
 
 
-def _phase(p: Phase) -> PhaseView:
+def _checkpoint(p: Phase) -> CheckpointView | None:
+    return _checkpoint_view(p.checkpoint)
+
+
+def _best(p: Phase) -> CheckpointView | None:
+    """The checkpoint the phase would keep if it stopped now."""
+    if p.state == "succeeded":
+        return _checkpoint_view(p.checkpoint)
+    if p.state in LIVE:
+        return _checkpoint_view(p.last_kept or p.resume_from)
+    if p.state == "pending":
+        return _checkpoint_view(p.resume_from)
+    return None  # failed or cancelled: nothing is kept
+
+
+def stale(p: Phase, now: datetime) -> bool:
+    if p.state not in LIVE or p.reported_at is None:
+        return False
+    return (now - p.reported_at).total_seconds() > p.lease_s / 3 + STALE_MARGIN_S
+
+
+def _phase(p: Phase, epoch_limit: int, now: datetime) -> PhaseView:
+    best = _best(p)
     return PhaseView(
         id=p.id,
         kind=p.kind,
@@ -142,6 +188,12 @@ def _phase(p: Phase) -> PhaseView:
         ended_at=p.ended_at,
         resumed_from=(p.resume_from or {}).get("id"),
         error=p.error,
+        epoch_limit=epoch_limit if p.epoch_limit is None else p.epoch_limit,
+        best=best,
+        epochs_since_best=None if best is None else max(0, p.epoch - best.epoch),
+        last_report_at=p.reported_at,
+        lease_expires_at=p.lease_expires_at if p.state in LIVE else None,
+        stale=stale(p, now),
     )
 
 
@@ -162,7 +214,11 @@ def _copied(value: Any) -> Any:
     return value
 
 
-def view_of(g: "Generator") -> GeneratorView:
+def view_of(g: "Generator", now: datetime | None = None) -> GeneratorView:
+    """The view as of `now` (staleness); by default as of the generator's last event, so
+    that the view at a version is a function of the events alone."""
+    now = g.modified_on if now is None else now
+    epoch_limit = ((g.spec or {}).get("training") or {}).get("max_epochs", 0)
     return GeneratorView(
         id=g.id,
         name=g.name,
@@ -172,7 +228,7 @@ def view_of(g: "Generator") -> GeneratorView:
         parent=g.parent,
         created_at=g.created_on,
         updated_at=g.modified_on,
-        phases=[_phase(p) for p in g.phases.values()],
+        phases=[_phase(p, epoch_limit, now) for p in g.phases.values()],
         steps=[_step(s) for s in g.steps.values()],
         outputs=_copied(g.outputs),
         error=g.error,

@@ -26,6 +26,7 @@ def _start(part: Phase | Step, e: Any) -> None:
     )
     part.lease_s = e.lease_s
     renew_lease(part, e.timestamp)
+    part.reported_at = e.timestamp
 
 
 def _count(p: Phase, e: Any) -> None:
@@ -53,7 +54,13 @@ class Created(Event, Aggregate.Created):
         g.parent = self.parent
         g.state = QUEUED
         g.phases = {
-            p["id"]: Phase(p["id"], p["kind"], p["table"], resume_from=p.get("resume_from"))
+            p["id"]: Phase(
+                p["id"],
+                p["kind"],
+                p["table"],
+                resume_from=p.get("resume_from"),
+                epoch_limit=p.get("epoch_limit"),
+            )
             for p in self.phases
         }
         g.steps = {s: Step(s) for s in self.steps}
@@ -88,7 +95,9 @@ class Heartbeat(Event):
     attempt: int
 
     def apply(self, g: "Generator") -> None:
-        renew_lease(g.part(self.part), self.timestamp)
+        part = g.part(self.part)
+        renew_lease(part, self.timestamp)
+        part.reported_at = self.timestamp
 
 
 class TakenOver(Event):
@@ -106,6 +115,7 @@ class TakenOver(Event):
         part = g.part(self.part)
         part.attempt, part.worker, part.lease_s = self.attempt, self.worker, self.lease_s
         renew_lease(part, self.timestamp)
+        part.reported_at = self.timestamp
         if self.resume_from is not None:
             part.resume_from = self.resume_from
 
@@ -123,7 +133,12 @@ class StopRequested(Event):
 
 
 class PhaseProgressed(Event):
+    """Counters, the latest metrics, the checkpoint kept so far, and (since version 2) every
+    epoch completed since the last report: `epochs`, one row each (epoch, step, elapsed_s,
+    val_loss, train_loss, epsilon), so that a phase's whole curve is in its history."""
+
     TOPIC = "ffwd:Generator.PhaseProgressed"
+    class_version = 2
     phase: str
     attempt: int
     epoch: int
@@ -132,6 +147,11 @@ class PhaseProgressed(Event):
     val_loss: float | None
     epsilon: float | None
     kept: dict[str, Any] | None
+    epochs: list[dict[str, Any]]
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["epochs"] = []  # recorded before epochs were: the curve has no rows from it
 
     def apply(self, g: "Generator") -> None:
         p = g.phases[self.phase]
@@ -139,10 +159,15 @@ class PhaseProgressed(Event):
         if self.kept is not None:
             p.last_kept = self.kept
         renew_lease(p, self.timestamp)
+        p.reported_at = self.timestamp
 
 
 class PhaseSucceeded(Event):
+    """The end of a phase, with (since version 2) the epochs completed since its last
+    progress report."""
+
     TOPIC = "ffwd:Generator.PhaseSucceeded"
+    class_version = 2
     phase: str
     attempt: int
     epoch: int
@@ -153,12 +178,17 @@ class PhaseSucceeded(Event):
     reasons: list[str]
     checkpoint: dict[str, Any]
     state: str
+    epochs: list[dict[str, Any]]
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["epochs"] = []
 
     def apply(self, g: "Generator") -> None:
         p = g.phases[self.phase]
         _count(p, self)
         p.state, p.reasons, p.checkpoint = self.state, self.reasons, self.checkpoint
-        p.ended_at = self.timestamp
+        p.ended_at = p.reported_at = self.timestamp
 
 
 class PhaseFailed(Event):

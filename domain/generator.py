@@ -86,12 +86,16 @@ class Generator(Aggregate):
         text_tables: list[str],
         parent: UUID | None = None,
         resume_from: dict[str, dict[str, Any]] | None = None,
+        epoch_limits: dict[str, int] | None = None,
     ) -> "Generator":
-        """A queued generator; `resume_from` maps phase id to the parent's checkpoint."""
+        """A queued generator; `resume_from` maps phase id to the parent's checkpoint,
+        `epoch_limits` phase id to an epoch limit of its own (else the spec's)."""
         if kind == TRAINING:
             phases = phase_layout(text_tables)
             for p in phases:
                 p["resume_from"] = (resume_from or {}).get(p["id"])
+                if epoch_limits and p["id"] in epoch_limits:
+                    p["epoch_limit"] = epoch_limits[p["id"]]
             steps = TRAINING_STEPS
         else:
             phases, steps = [], ANONYMIZATION_STEPS
@@ -176,9 +180,11 @@ class Generator(Aggregate):
         val_loss: float | None = None,
         epsilon: float | None = None,
         kept: dict[str, Any] | None = None,
+        epochs: list[dict[str, Any]] | None = None,
     ) -> None:
         """Counters and metrics of a running phase; `kept` is the checkpoint kept so far, from
-        which a takeover resumes. Renews the attempt's lease."""
+        which a takeover resumes; `epochs`, a row per epoch completed since the last report.
+        Renews the attempt's lease."""
         phase = self._runner_phase(phase_id, attempt, "progress", epoch, step)
         self.trigger_event(
             self.PhaseProgressed,
@@ -190,6 +196,7 @@ class Generator(Aggregate):
             val_loss=val_loss,
             epsilon=epsilon,
             kept=dict(kept) if kept else None,
+            epochs=[dict(row) for row in epochs or ()],
         )
 
     def finish_phase(
@@ -204,8 +211,10 @@ class Generator(Aggregate):
         elapsed_s: float,
         val_loss: float | None = None,
         epsilon: float | None = None,
+        epochs: list[dict[str, Any]] | None = None,
     ) -> list[str]:
-        """End a phase at a step boundary keeping `checkpoint`; returns the recorded reasons."""
+        """End a phase at a step boundary keeping `checkpoint`; returns the recorded reasons.
+        `epochs`: a row per epoch completed since the last progress report."""
         phase = self._runner_phase(phase_id, attempt, "finish", epoch, step)
         if not checkpoint or not checkpoint.get("id"):
             raise errors.InvalidTransition("a succeeded phase must keep a checkpoint")
@@ -222,6 +231,7 @@ class Generator(Aggregate):
             reasons=recorded,
             checkpoint=dict(checkpoint),
             state=SUCCEEDED,
+            epochs=[dict(row) for row in epochs or ()],
         )
         return recorded
 

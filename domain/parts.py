@@ -37,9 +37,11 @@ class Phase:
     ended_at: datetime | None = None
     checkpoint: dict | None = None
     resume_from: dict | None = None
+    epoch_limit: int | None = None  # its own (training N more epochs), else the spec's
     last_kept: dict | None = None
     lease_s: float = 0.0
     lease_expires_at: datetime | None = None
+    reported_at: datetime | None = None  # the runner's last sign of life
     error: str | None = None
 
 
@@ -54,4 +56,5 @@ class Step:
     outputs: dict = field(default_factory=dict)
     lease_s: float = 0.0
     lease_expires_at: datetime | None = None
+    reported_at: datetime | None = None
     error: str | None = None

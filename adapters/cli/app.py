@@ -9,7 +9,7 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -30,6 +30,11 @@ from ffwd.adapters.cli.options import (
 )
 from ffwd.adapters.cli.terminal import clean
 from ffwd.domain.errors import FfwdError, InvalidSpec
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from ffwd.application.service import GeneratorService
 
 DEFAULT_LEASE_S = 30.0  # the same as ffwd.domain.generator.DEFAULT_LEASE_S
 
@@ -59,8 +64,6 @@ def run(
     notify: NotifyOption = None,
 ) -> None:
     """Create a generator and run its pipeline here; prints the generator id first."""
-    from ffwd.adapters.cli.live import run_in_terminal
-    from ffwd.adapters.cli.panel import render
     from ffwd.adapters.cli.spec_file import load_spec_file
     from ffwd.adapters.container import build_container
 
@@ -71,8 +74,15 @@ def run(
     notify_while_running(ctx, svc.store, notify)
     gid = svc.create_generator(raw, base_dir=base_dir)
     print(gid, flush=True)
-    if detach:
-        return
+    if not detach:
+        _run_here(svc, gid)
+
+
+def _run_here(svc: "GeneratorService", gid: "UUID") -> None:
+    """Run the generator in this terminal, drawing the panel; exit 1 unless it succeeds."""
+    from ffwd.adapters.cli.live import run_in_terminal
+    from ffwd.adapters.cli.panel import render
+
     out = console()
     view = run_in_terminal(svc, gid, out)
     out.print(render(view))
@@ -107,14 +117,31 @@ def cancel(generator: Generator, store: Store = DEFAULT_STORE, data: Data = DEFA
 @app.command(name="continue")
 def continue_training(
     generator: Generator,
-    max_epochs: Annotated[int | None, typer.Option(help="New epoch limit.")] = None,
+    more_epochs: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Train N epochs beyond each phase's kept checkpoint (the default: as many "
+            "more as the parent's limit).",
+            metavar="N",
+        ),
+    ] = None,
+    max_epochs: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Train each phase to N epochs in all (beyond its checkpoint).", metavar="N"
+        ),
+    ] = None,
     max_training_time_s: Annotated[float | None, typer.Option(help="New time limit.")] = None,
     max_epsilon: Annotated[float | None, typer.Option(help="New DP budget.")] = None,
+    detach: Annotated[bool, typer.Option(help="Only create it (queued) for a worker.")] = False,
     store: Store = DEFAULT_STORE,
     data: Data = DEFAULT_DATA,
 ) -> None:
-    """Create a new generator that trains on from a succeeded generator's checkpoints;
-    prints its id."""
+    """A new generator that trains on from a succeeded generator's checkpoints: prints its id,
+    then runs it here like `ffwd run` (panel, Ctrl-C) unless --detach."""
+    if more_epochs is not None and max_epochs is not None:
+        raise typer.BadParameter("give --more-epochs or --max-epochs, not both")
     training: dict = {}
     if max_epochs is not None:
         training["max_epochs"] = max_epochs
@@ -122,10 +149,13 @@ def continue_training(
         training["max_training_time_s"] = max_training_time_s
     if max_epsilon is not None:
         training["differential_privacy"] = {"max_epsilon": max_epsilon}
-    child = service(store, data).continue_training(
-        generator, {"training": training} if training else None
+    svc = service(store, data)
+    child = svc.continue_training(
+        generator, {"training": training} if training else None, more_epochs=more_epochs
     )
-    print(child)
+    print(child, flush=True)
+    if not detach:
+        _run_here(svc, child)
 
 
 @app.command()
@@ -184,6 +214,32 @@ def history(
         from ffwd.adapters.cli.panel import history_table
 
         console().print(history_table(entries))
+
+
+@app.command()
+def metrics(
+    generator: Generator,
+    phase: Annotated[str, typer.Argument(help="tabular or text:<table>")],
+    as_json: AsJson = False,
+    store: Store = DEFAULT_STORE,
+    data: Data = DEFAULT_DATA,
+) -> None:
+    """The learning curve of one phase: a row per completed epoch, every epoch, in order
+    (a continued phase begins with its parent's)."""
+    rows = service(store, data).metrics(generator, phase)
+    if as_json:
+        _print_json([row.model_dump(mode="json") for row in rows])
+        return
+    print(f"{'epoch':>6} {'step':>8} {'elapsed':>9} {'val loss':>9} {'train loss':>10} epsilon")
+    for r in rows:
+        print(
+            f"{r.epoch:>6} {r.step:>8} {r.elapsed_s:>8.1f}s {_number(r.val_loss):>9} "
+            f"{_number(r.train_loss):>10} {_number(r.epsilon)}"
+        )
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 @app.command(name="list")

@@ -28,7 +28,8 @@ from ffwd.application.lists import CURSOR_PATTERN, ListState
 from ffwd.application.service import GeneratorService
 from ffwd.application.spec import GeneratorSpec
 from ffwd.application.summaries import DEFAULT_LIMIT, MAX_LIMIT
-from ffwd.application.views import GeneratorPage, GeneratorView, HistoryEntry
+from ffwd.application.views import GeneratorPage, GeneratorView, HistoryEntry, MetricRow
+from ffwd.domain.errors import InvalidSpec
 
 TOKEN_ENV = "FFWD_API_TOKEN"
 DEFAULT_REQUESTER = "http"
@@ -181,12 +182,31 @@ def api_router(
     )
     def continue_training(
         generator: str,
-        overrides: Annotated[
+        body: Annotated[
             dict[str, Any] | None,
-            Body(examples=[{"training": {"max_epochs": 100}}]),
+            Body(examples=[{"more_epochs": 20}, {"training": {"max_epochs": 100}}]),
         ] = None,
     ) -> dict[str, UUID]:
-        return {"id": svc.continue_training(generator, overrides, inputs=inputs)}
+        """`more_epochs`: each phase trains that many epochs beyond its kept checkpoint (by
+        default as many more as the parent's limit); the other keys override the parent's
+        spec (`training.max_epochs` then is each phase's total)."""
+        overrides = dict(body or {})
+        more = overrides.pop("more_epochs", None)
+        if more is not None and (type(more) is not int or more < 1):
+            raise InvalidSpec(["more_epochs: a whole number of epochs, at least 1"])
+        child = svc.continue_training(generator, overrides or None, more_epochs=more, inputs=inputs)
+        return {"id": child}
+
+    @router.get(
+        "/{generator}/phases/{phase:path}/metrics",
+        response_model=list[MetricRow],
+        summary="The learning curve of one phase: a row per completed epoch, in order",
+        responses=reads,
+    )
+    def metrics(generator: str, phase: str) -> Response:
+        """Every epoch (not sampled): `epoch`, `step`, `elapsed_s`, `val_loss`, `train_loss`,
+        `epsilon`; a continued phase begins with its parent's rows up to its checkpoint."""
+        return _models(svc.metrics(generator, phase))
 
     @router.get(
         "/{generator}/history",

@@ -25,7 +25,8 @@ class EventCodec:
     per-event wrappers: JSON is written and read with the transcoder's own encoder settings and
     object hook (so the same registered transcodings and the same bytes), topics are resolved
     once per class, and the originator id is the one asked for. Anything unusual (a cipher,
-    compression, another transcoder, odd bytes, upcasting) goes the library's way."""
+    compression, another transcoder, odd bytes, an event of an older class version to upcast)
+    goes the library's way."""
 
     def __init__(self, mapper: Mapper[UUID]) -> None:
         self.mapper = mapper
@@ -34,7 +35,7 @@ class EventCodec:
         json = isinstance(transcoder, JSONTranscoder) and self.plain
         self._encode = _encoder(transcoder)
         self._scan = transcoder.decoder.scan_once if json else None  # type: ignore[attr-defined]
-        self._classes: dict[str, type] = {}
+        self._classes: dict[str, tuple[type, int]] = {}
 
     def rows(self, events: list[Any]) -> list[Row]:
         return [self.row(event) for event in events]
@@ -54,17 +55,19 @@ class EventCodec:
     def events(self, generator_id: UUID, rows: list[Row]) -> list[Any]:
         scan, classes, events = self._scan, self._classes, []
         for version, topic, state in rows:
-            cls = classes.get(topic) or self._class(topic)
+            cls, current = classes.get(topic) or self._class(topic)
             fields = None
-            if scan is not None and cls is not _UPCAST:
+            if scan is not None:
                 text = state.decode("utf8")
                 try:  # not contextlib.suppress: its enter/exit calls cost ~10% of a replay
                     fields, end = scan(text, 0)
                 except (StopIteration, ValueError):
                     fields = None
                 else:
-                    if end != len(text) or type(fields) is not dict or "class_version" in fields:
+                    if end != len(text) or type(fields) is not dict:
                         fields = None
+                    elif fields.pop("class_version", 1) != current:
+                        fields = None  # an older version: the library upcasts it
             if fields is None:
                 stored = StoredEvent(generator_id, version, topic, state)
                 events.append(self.mapper.to_domain_event(stored))
@@ -76,10 +79,10 @@ class EventCodec:
             events.append(event)
         return events
 
-    def _class(self, topic: str) -> type:
-        """The event class of a topic, or _UPCAST when its events may need upcasting."""
+    def _class(self, topic: str) -> tuple[type, int]:
+        """The event class of a topic and its current `class_version`."""
         cls = resolve_topic(topic)
-        self._classes[topic] = _UPCAST if getattr(cls, "class_version", 1) > 1 else cls
+        self._classes[topic] = (cls, getattr(cls, "class_version", 1))
         return self._classes[topic]
 
 
@@ -103,7 +106,3 @@ def _encoder(transcoder: Any) -> Any:
         settings.allow_nan,
     )
     return lambda fields: "".join(encode(fields, 0)).encode("utf8")
-
-
-class _UPCAST:
-    """Marks an event class with `class_version` > 1: its events are left to the library."""

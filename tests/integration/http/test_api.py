@@ -267,6 +267,7 @@ def test_openapi_and_its_page(client):
         "/api/generators",
         "/api/generators/{generator}",
         "/api/generators/{generator}/phases/{phase}/stop",
+        "/api/generators/{generator}/phases/{phase}/metrics",
         "/api/generators/{generator}/cancel",
         "/api/generators/{generator}/continue",
         "/api/generators/{generator}/history",
