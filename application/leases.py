@@ -178,7 +178,10 @@ class LeasedControl(PhaseControl):
             return
         if checkpoint.get("id") == recorded:
             return
-        epoch, step = max(self.epoch, self._floor[0]), max(self.step, self._floor[1])
+        # The engine keeps a checkpoint at an epoch's end, before it asks the control at that
+        # boundary: the counters the control has seen may lag the checkpoint's.
+        epoch = max(self.epoch, self._floor[0], checkpoint.get("epoch", 0))
+        step = max(self.step, self._floor[1], checkpoint.get("step", 0))
         rows = self.unreported_epochs()
         progress = Progress(
             epoch, step, self.elapsed(), self.val_loss, self.epsilon, checkpoint, rows

@@ -134,10 +134,35 @@ def test_run_worker_and_yaml(env, tmp_path) -> None:
     worked = ffwd(env, "worker", "--once")
     assert worked.returncode == 0, worked.stderr
     assert f"{queued} succeeded" in worked.stdout
-    child = ffwd(env, "continue", gid, "--max-epochs", "3")
+    child = ffwd(env, "continue", gid, "--max-epochs", "3", "--detach")
     assert child.returncode == 0, child.stderr
     view = json.loads(ffwd(env, "show", child.stdout.strip(), "--json").stdout)
     assert view["parent"] == gid and view["spec"]["training"]["max_epochs"] == 3
+    assert view["state"] == "queued"
+
+
+def test_continue_runs_the_child_here_and_metrics_draw_its_curve(env, tmp_path) -> None:
+    parent = ffwd(env, "run", str(tmp_path / "spec.json")).stdout.splitlines()[0]
+    ran = ffwd(env, "continue", parent[:8], "--more-epochs", "2")
+    assert ran.returncode == 0, ran.stderr
+    child = ran.stdout.splitlines()[0]
+    view = json.loads(ffwd(env, "show", child, "--json").stdout)
+    assert view["state"] == "succeeded" and view["parent"] == parent
+    tabular = view["phases"][0]
+    assert tabular["epoch"] == tabular["epoch_limit"] and tabular["reasons"] == [
+        "max_epochs_reached"
+    ]
+    rows = json.loads(ffwd(env, "metrics", child, "tabular", "--json").stdout)
+    assert [r["epoch"] for r in rows][-2:] == [tabular["epoch"] - 1, tabular["epoch"]]
+    assert {r["generator"] for r in rows} == {parent, child}
+    table = ffwd(env, "metrics", child, "tabular")
+    assert table.returncode == 0 and table.stdout.splitlines()[0].split()[:3] == [
+        "epoch",
+        "step",
+        "elapsed",
+    ]
+    both = ffwd(env, "continue", parent, "--more-epochs", "2", "--max-epochs", "9")
+    assert both.returncode == 2 and "not both" in both.stderr
 
 
 def test_help_explains_every_command(env) -> None:

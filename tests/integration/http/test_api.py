@@ -221,6 +221,30 @@ def test_continue_without_a_body_keeps_the_parents_spec(client, create, svc):
     assert child["spec"]["training"]["max_epochs"] == 1
 
 
+def test_continue_with_more_epochs_and_the_curve(client, create, svc):
+    gid = create()
+    parent = svc.run(UUID(gid), progress_interval_s=0.0)
+
+    response = client.post(f"/api/generators/{gid}/continue", json={"more_epochs": 4})
+
+    assert response.status_code == 201
+    child = client.get(f"/api/generators/{response.json()['id']}").json()
+    kept = {p.id: p.checkpoint.epoch for p in parent.phases}
+    assert {p["id"]: p["epoch_limit"] for p in child["phases"]} == {
+        p: e + 4 for p, e in kept.items()
+    }
+    curve = client.get(f"/api/generators/{gid}/phases/tabular/metrics")
+    assert curve.status_code == 200
+    rows = curve.json()
+    assert [r["epoch"] for r in rows] == list(range(1, parent.phases[0].epoch + 1))
+    assert set(rows[0]) >= {"epoch", "step", "elapsed_s", "val_loss", "train_loss", "epsilon"}
+    for bad in (0, "3", 2.5, True):
+        refused = client.post(f"/api/generators/{gid}/continue", json={"more_epochs": bad})
+        assert (refused.status_code, refused.json()["code"]) == (422, "invalid_spec")
+    unknown = client.get(f"/api/generators/{gid}/phases/text:nowhere/metrics")
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "unknown_phase")
+
+
 def test_history_lists_every_event_with_version_time_and_type(client, create, svc):
     gid = create(training={"max_epochs": 3})
     client.post(f"/api/generators/{gid}/phases/text:customers/stop")

@@ -461,3 +461,25 @@ def test_conflicting_saves_through_two_stores(
         one.save(from_one)
     assert [type(e).__name__ for e in one.events(generator.id)] == ["Created", "Cancelled"]
     assert one.get(generator.id).state == "cancelled"
+
+
+def test_a_progress_event_of_the_first_version_reads_with_no_epochs(store) -> None:
+    """Histories stored before progress carried each epoch's row (class version 1) replay:
+    the library upcasts them, with no rows."""
+    import json
+
+    from ffwd.application.summaries import summarize
+
+    generator = new_generator()
+    generator.start_phase("tabular", "w1")
+    generator.record_progress("tabular", 1, epoch=2, step=18, elapsed_s=1.0, val_loss=2.5)
+    events = list(generator.collect_events())
+    version, topic, state = store._codec.row(events[-1])
+    old = json.loads(state)
+    assert old.pop("class_version") == 2 and old.pop("epochs") == []
+    rows = [*store._codec.rows(events[:-1]), (version, topic, json.dumps(old).encode())]
+    store._log.append(generator.id, rows, summarize(generator))
+
+    replayed = store.events(generator.id)[-1]
+    assert type(replayed).__name__ == "PhaseProgressed" and replayed.epochs == []
+    assert store.get(generator.id).phases["tabular"].epoch == 2

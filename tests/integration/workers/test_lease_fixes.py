@@ -213,7 +213,7 @@ def test_a_takeover_resumes_a_checkpoint_under_its_own_epoch_and_step(tmp_path: 
     spec = svc.check_spec(svc.get_generator(gid).spec, tmp_path)
     job = PhaseJob(str(gid), "tabular", "tabular", spec.tables, spec.training, seed=1)
     kept = svc.engines["reference"].train(job, ScriptedControl(stop_at_epoch=2)).checkpoint
-    svc.record_progress(gid, "tabular", dead, epoch=5, step=5 * 9, elapsed_s=1.0, kept=kept)
+    svc.record_progress(gid, "tabular", dead, epoch=5, step=5 * 9, elapsed_s=40.0, kept=kept)
 
     orchestrator = svc.orchestrator(lease_s=5, progress_interval_s=0)
     assert orchestrator.work_on(gid, datetime.now(UTC) + LATER)
@@ -228,6 +228,9 @@ def test_a_takeover_resumes_a_checkpoint_under_its_own_epoch_and_step(tmp_path: 
     assert (phase.state, phase.attempt, phase.reasons) == ("succeeded", 2, ["max_epochs_reached"])
     assert phase.epoch == 6  # the phase's counters went on from epoch 5
     assert phase.checkpoint.epoch <= 2 + (6 - 5)  # the weights trained at most 3 epochs
+    assert phase.elapsed_s >= 40.0  # and its clock from where it was, not from zero
+    rows = svc.metrics(gid, "tabular")
+    assert [r.epoch for r in rows] == [6] and rows[0].elapsed_s >= 40.0  # the new epoch only
 
 
 def test_a_takeover_with_nothing_kept_restarts_the_phase_and_counts_on(make) -> None:
