@@ -3,6 +3,7 @@
 import re
 from collections.abc import Callable
 from typing import Literal
+from uuid import UUID
 
 from ffwd.application.summaries import MAX_LIMIT, UNREADABLE, Summary, SummaryQuery
 from ffwd.application.views import GeneratorPage, summary_view
@@ -16,17 +17,23 @@ CURSOR_PATTERN = r"^[0-9]{1,18}$"
 
 
 def list_page(
-    summaries: Summaries, *, state: str | None, name: str | None, limit: int, after: str | None
+    summaries: Summaries,
+    *,
+    state: str | None,
+    name: str | None,
+    limit: int,
+    after: str | None,
+    parent: UUID | None = None,
 ) -> GeneratorPage:
-    """The page of generators in `state`, whose name contains `name` (any case), newest
-    first; `after` is the `next` cursor of the page before. InvalidQuery for a filter, limit
-    or cursor that cannot be used."""
+    """The page of generators in `state`, whose name contains `name` (any case), that
+    continue `parent`, newest first; `after` is the `next` cursor of the page before.
+    InvalidQuery for a filter, limit or cursor that cannot be used."""
     if state is not None and state not in LIST_STATES:
         known = ", ".join(LIST_STATES)
         raise InvalidQuery(f"state: {state!r} is not a generator state ({known})")
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidQuery(f"limit: {limit} is not between 1 and {MAX_LIMIT}")
-    found = summaries(SummaryQuery(state, name or None, limit + 1, _position(after)))
+    found = summaries(SummaryQuery(state, name or None, limit + 1, _position(after), parent))
     page = found[:limit]
     return GeneratorPage(
         items=[summary_view(s) for s in page],

@@ -305,10 +305,20 @@ class GeneratorService:
         name: str | None = None,
         limit: int = DEFAULT_LIMIT,
         after: str | None = None,
+        parent: UUID | str | None = None,
     ) -> GeneratorPage:
         """A page of generators, newest first: those in `state`, whose name contains `name`
-        (any case); `after` is the `next` cursor of the page before."""
-        return list_page(self.store.summaries, state=state, name=name, limit=limit, after=after)
+        (any case), that continue `parent`; `after` is the `next` cursor of the page
+        before."""
+        continues = None if parent is None else self.resolve(parent)
+        return list_page(
+            self.store.summaries,
+            state=state,
+            name=name,
+            limit=limit,
+            after=after,
+            parent=continues,
+        )
 
     def resolve(self, generator: UUID | str) -> UUID:
         """A generator id from a UUID, its text, or a unique prefix of 8 characters or more."""

@@ -68,3 +68,4 @@ class SummaryQuery:
     name: str | None = None
     limit: int = DEFAULT_LIMIT
     before: int | None = None
+    parent: UUID | None = None  # only the generators that continue this one

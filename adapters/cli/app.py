@@ -80,12 +80,11 @@ def run(
 
 def _run_here(svc: "GeneratorService", gid: "UUID") -> None:
     """Run the generator in this terminal, drawing the panel; exit 1 unless it succeeds."""
-    from ffwd.adapters.cli.live import run_in_terminal
-    from ffwd.adapters.cli.panel import render
+    from ffwd.adapters.cli.live import Drawing, run_in_terminal
 
     out = console()
     view = run_in_terminal(svc, gid, out)
-    out.print(render(view))
+    out.print(Drawing(svc)(view))
     if view.state != "succeeded":
         why = view.error or "nothing was kept"
         print(f"generator {gid} ended {view.state}: {clean(why)}", file=sys.stderr)
@@ -180,9 +179,9 @@ def show(
     if as_json:
         print(view.model_dump_json(indent=2))
     else:
-        from ffwd.adapters.cli.panel import render
+        from ffwd.adapters.cli.live import Drawing
 
-        console().print(render(view))
+        console().print(Drawing(svc)(view))
 
 
 @app.command()

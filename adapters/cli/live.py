@@ -5,11 +5,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
 from rich.console import Console
 from rich.live import Live
 
+from ffwd.adapters.cli.facts import curves
 from ffwd.adapters.cli.options import who
 from ffwd.adapters.cli.panel import render
 from ffwd.application.service import GeneratorService
@@ -79,8 +81,9 @@ def run_in_terminal(
     pipeline = PipelineThread(svc, gid, progress_interval_s)
     hint = "Ctrl-C stops the running phase(s) gracefully; twice cancels the generator"
     handled = 0
+    draw = Drawing(svc)
     live = (
-        Live(render(svc.get_view(gid), hint), console=console, auto_refresh=False, transient=False)
+        Live(draw(svc.get_view(gid), hint), console=console, auto_refresh=False, transient=False)
         if console.is_terminal
         else None
     )
@@ -103,7 +106,7 @@ def run_in_terminal(
                 if on_tick:
                     on_tick(view)
                 if live:
-                    live.update(render(view, hint), refresh=True)
+                    live.update(draw(view, hint), refresh=True)
         finally:
             if live:
                 live.stop()
@@ -129,10 +132,24 @@ def _interrupt(svc: GeneratorService, gid: UUID, interrupts: int) -> str:
 
 def watch(svc: GeneratorService, gid: UUID, console: Console) -> GeneratorView:
     """Follow a generator run by any process, redrawn from stored events, until it ends."""
-    view = svc.get_view(gid)
-    with Live(render(view), console=console, auto_refresh=False) as live:
+    view, draw = svc.get_view(gid), Drawing(svc)
+    with Live(draw(view), console=console, auto_refresh=False) as live:
         while view.state not in ("succeeded", "failed", "cancelled"):
             time.sleep(REFRESH_S)
             view = svc.get_view(gid)
-            live.update(render(view), refresh=True)
+            live.update(draw(view), refresh=True)
     return view
+
+
+class Drawing:
+    """Draws the panel with each phase's curve, read again only when the view changed."""
+
+    def __init__(self, svc: GeneratorService) -> None:
+        self.svc = svc
+        self._version = -1
+        self._curves: dict = {}
+
+    def __call__(self, view: GeneratorView, hint: str = "") -> Any:
+        if view.version != self._version:
+            self._version, self._curves = view.version, curves(self.svc, view)
+        return render(view, hint, self._curves)

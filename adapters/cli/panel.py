@@ -1,6 +1,7 @@
 """The Model Training panel in a terminal: phases with their fast-forward state, then steps."""
 
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.panel import Panel
@@ -8,8 +9,9 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from ffwd.adapters.cli.facts import phase_facts
 from ffwd.adapters.cli.terminal import plain
-from ffwd.application.views import GeneratorView, HistoryEntry, PhaseView
+from ffwd.application.views import GeneratorView, HistoryEntry, MetricRow, PhaseView
 
 WIDE = 100  # columns from which the panel has room for the epochs bar
 REASON_LABELS = {
@@ -43,9 +45,8 @@ def _fast_forward(p: PhaseView) -> Text:
     return Text(" ")
 
 
-def _progress(p: PhaseView, view: GeneratorView) -> ProgressBar:
-    training = view.spec.get("training") or {}
-    limit = training.get("max_epochs") or 1
+def _progress(p: PhaseView) -> ProgressBar:
+    limit = p.epoch_limit or 1
     done = p.state == "succeeded"
     return ProgressBar(total=limit, completed=limit if done else min(p.epoch, limit), width=16)
 
@@ -66,22 +67,32 @@ def _note(p: PhaseView) -> Text:
     return plain(p.error or "")
 
 
+Curves = Mapping[str, Sequence[MetricRow]]
+
+
 class _Panel:
     """The panel, laid out for the width it is drawn in."""
 
-    def __init__(self, view: GeneratorView, hint: str) -> None:
-        self.view, self.hint = view, hint
+    def __init__(self, view: GeneratorView, hint: str, curves: Curves, now: datetime) -> None:
+        self.view, self.hint, self.curves, self.now = view, hint, curves, now
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield _panel(self.view, self.hint, wide=options.max_width >= WIDE)
+        wide = options.max_width >= WIDE
+        yield _panel(self.view, self.hint, self.curves, self.now, wide=wide)
 
 
-def render(view: GeneratorView, hint: str = "") -> _Panel:
-    """The generator view as a terminal panel, Model Training first, then the pipeline steps."""
-    return _Panel(view, hint)
+def render(
+    view: GeneratorView,
+    hint: str = "",
+    curves: Curves | None = None,
+    now: datetime | None = None,
+) -> _Panel:
+    """The generator view as a terminal panel, Model Training first, then the pipeline steps;
+    with each phase's curve (`curves`), the facts a stop is decided by under it."""
+    return _Panel(view, hint, curves or {}, now or datetime.now(UTC))
 
 
-def _panel(view: GeneratorView, hint: str, wide: bool) -> Panel:
+def _panel(view: GeneratorView, hint: str, curves: Curves, now: datetime, wide: bool) -> Panel:
     # Why a phase ended is the panel's point: in a narrow terminal the epochs bar gives way,
     # never the reasons.
     phases = Table(expand=True, box=None, pad_edge=False)
@@ -97,21 +108,26 @@ def _panel(view: GeneratorView, hint: str, wide: bool) -> Panel:
             _fast_forward(p),
             plain(p.id),
             _state(p.state),
-            *([_progress(p, view)] if wide else []),
+            *([_progress(p)] if wide else []),
             f"{p.elapsed_s:.1f}s",
-            str(p.epoch),
+            f"{p.epoch} / {p.epoch_limit}",
             str(p.step),
             _metric(p.val_loss),
         ]
         if dp:
             row.append(_metric(p.epsilon, "{:.2f}"))
         phases.add_row(*row, _note(p))
+    facts = [
+        Text.assemble(plain(f"  {p.id}: "), Text(words, style=style))
+        for p in view.phases
+        for words, style in phase_facts(p, view, curves.get(p.id, ()), now)
+    ]
     steps = Table(box=None, show_header=False, pad_edge=False)
     for s in view.steps:
         steps.add_row(Text("•"), plain(s.id), _state(s.state), plain(s.error or ""))
     if not view.phases:  # an anonymization generator: nothing trains, nothing to stop
         phases = Text("No training phase: this generator anonymizes its tables.", style="dim")
-    parts = [phases, Text(""), Text("Pipeline", style="bold"), steps]
+    parts = [phases, *facts, Text(""), Text("Pipeline", style="bold"), steps]
     if view.outputs:
         parts += [Text(""), *_outputs(view)]
     if view.error:

@@ -134,8 +134,11 @@ def api_router(
         cursor: Annotated[
             str | None, Query(pattern=CURSOR_PATTERN, description="`next` of the page before")
         ] = None,
+        parent: Annotated[
+            UUID | None, Query(description="Only the generators that continue this one")
+        ] = None,
     ) -> Response:
-        page = svc.list_generators(state=state, name=name, limit=limit, after=cursor)
+        page = svc.list_generators(state=state, name=name, limit=limit, after=cursor, parent=parent)
         return _json(page.model_dump_json())
 
     local = getattr(svc.store, "answers_locally", False)

@@ -50,6 +50,8 @@ class MemoryRecorder(POPOApplicationRecorder):
                     continue
                 if name and name not in s.name.casefold():
                     continue
+                if query.parent is not None and s.parent != query.parent:
+                    continue
                 found.append(s)
                 if len(found) == query.limit:
                     break

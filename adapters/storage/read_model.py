@@ -62,6 +62,8 @@ class Dialect:
             f"CREATE INDEX IF NOT EXISTS {TABLE}_lease ON {TABLE} (lease_expires_at) "
             "WHERE lease_expires_at IS NOT NULL",
             f"CREATE INDEX IF NOT EXISTS {TABLE}_changed ON {TABLE} (state, updated_at)",
+            f"CREATE INDEX IF NOT EXISTS {TABLE}_parent ON {TABLE} (parent, position) "
+            "WHERE parent IS NOT NULL",
             f"CREATE TABLE IF NOT EXISTS {META} (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         ]
 
@@ -103,6 +105,9 @@ class Dialect:
         if query.before is not None:
             where.append(f"position < {m}")
             params.append(query.before)
+        if query.parent is not None:
+            where.append(f"parent = {m}")
+            params.append(str(query.parent))
         clause = f"WHERE {' AND '.join(where)} " if where else ""
         params.append(query.limit)
         return (

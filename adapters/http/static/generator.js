@@ -16,6 +16,10 @@
   const seen = new Set();       // versions already in the timeline
   let shownUpTo = 0;            // the newest version in the timeline
   let streamEnded = false;
+  // What the timeline says of each phase's curve: its epoch when a stop was asked for,
+  // and the epoch where a stop landed.
+  const timeline = { lastEpoch: new Map(), stopAskedAt: new Map(), stopLandedAt: new Map() };
+  const curves = new Map();     // phase id -> { chart, rows, fetched, loading }
 
   // ---- The header and the generator's facts -------------------------------------------
 
@@ -40,13 +44,50 @@
     const error = document.getElementById("gen-error");
     error.hidden = !view.error;
     error.textContent = view.error ? `Error: ${view.error}` : "";
+    document.getElementById("continue").hidden =
+      !(view.kind === "training" && view.state === "succeeded");
+  }
+
+  // ---- The lineage: the generators that continue this one -------------------------------
+
+  async function showChildren() {
+    const lineage = document.getElementById("lineage");
+    try {
+      const page = await ffwd.api("GET", `/api/generators?parent=${gid}&limit=20`);
+      lineage.hidden = !page.items.length;
+      lineage.replaceChildren("Continued by ", ...page.items.flatMap((c, i) => [
+        i ? ", " : "",
+        h("a", { href: `/generators/${c.id}`, "data-child": c.id }, c.name, " ",
+          h("code", {}, c.id.slice(0, 8))),
+        " ", ffwd.badge(c.state)]));
+    } catch (err) {
+      /* the lineage is a convenience: the page goes on without it */
+    }
+  }
+
+  function askContinue() {
+    const dialog = document.getElementById("continue-dialog");
+    const input = document.getElementById("more-epochs");
+    const training = (view.spec && view.spec.training) || {};
+    input.value = String(training.max_epochs || 10);
+    dialog.returnValue = "";
+    dialog.addEventListener("close", async () => {
+      if (dialog.returnValue !== "confirm") return;
+      const more = Number.parseInt(input.value, 10);
+      try {
+        const made = await ffwd.api(
+          "POST", `/api/generators/${gid}/continue`, { more_epochs: more });
+        ffwd.toast(`A new generator trains ${more} more epochs: ${made.id.slice(0, 8)}.`);
+        await showChildren();
+      } catch (err) {
+        ffwd.toast(err.message, "bad");
+      }
+    }, { once: true });
+    dialog.showModal();
+    input.focus();
   }
 
   // ---- The Model Training panel ---------------------------------------------------------
-
-  function maxEpochs() {
-    return (view.spec && view.spec.training && view.spec.training.max_epochs) || null;
-  }
 
   function withPrivacy() {
     return Boolean(view.spec && view.spec.training && view.spec.training.differential_privacy);
@@ -64,7 +105,7 @@
     if (withPrivacy()) head.push("ε");
     head.push("Stop reason");
     const body = h("tbody");
-    for (const p of view.phases) body.append(buildRow(p));
+    for (const p of view.phases) body.append(...buildRow(p));
     container.replaceChildren(h("table", { class: "phases" },
       h("caption", { class: "sr-only" }, "Training phases"),
       h("thead", {}, h("tr", {},
@@ -98,8 +139,12 @@
       h("td", { class: "progress-cell" }, r.epochs,
         h("span", { class: "bar", "aria-hidden": "true" }, r.bar)),
       r.elapsed, r.loss, r.eps, r.note);
+    r.facts = h("div", { class: "phase-facts" });
+    r.curve = h("div", { class: "curve", "data-curve-for": p.id });
+    r.curveRow = h("tr", { class: "curve-row", "data-curve-for": p.id, hidden: true },
+      h("td", {}), h("td", { colspan: withPrivacy() ? 7 : 6 }, r.facts, r.curve));
     rows.set(p.id, r);
-    return r.tr;
+    return [r.tr, r.curveRow];
   }
 
   function phaseNote(p) {
@@ -135,6 +180,7 @@
       shownElapsed.delete(key);
       return p.state === "pending" ? null : p.elapsed_s;
     }
+    if (p.stale) return Math.max(p.elapsed_s, shownElapsed.get(key) || 0); // silent: no ticking
     const live = p.elapsed_s + Math.max(0, (now - receivedAt) / 1000);
     const shown = Math.max(live, shownElapsed.get(key) || 0);
     shownElapsed.set(key, shown);
@@ -144,8 +190,8 @@
   function updatePhases() {
     if (view.kind !== "training") return;
     const live = !ffwd.TERMINAL.has(view.state);
-    const limit = maxEpochs();
     for (const p of view.phases) {
+      const limit = p.epoch_limit || null;
       const r = rows.get(p.id);
       if (!r) { buildTable(); return updatePhases(); }
       const available = live && !p.stop_requested && (p.state === "pending" || p.state === "running");
@@ -168,8 +214,48 @@
       r.loss.textContent = ffwd.number(p.val_loss);
       if (r.eps) r.eps.textContent = ffwd.number(p.epsilon, 2);
       r.note.replaceChildren(...[phaseNote(p)].flat().filter(Boolean));
+      showCurve(p, r);
     }
   }
+
+  // ---- Each phase's curve and the facts a stop is decided by ----------------------------
+
+  function showCurve(p, r) {
+    const begun = p.state !== "pending" || p.best;
+    r.curveRow.hidden = !begun;
+    if (!begun) return;
+    const c = curves.get(p.id) || { chart: null, rows: [], fetched: "", loading: false };
+    curves.set(p.id, c);
+    r.facts.replaceChildren(...ffwdCurves.facts(p, view, c.rows, Date.now()));
+    const wanted = `${p.state}:${p.epoch}:${p.step}:${p.best ? p.best.id : ""}`;
+    if (c.fetched !== wanted && !c.loading) loadCurve(p.id, c, wanted);
+    else if (c.chart) c.chart.update(c.rows, ffwdCurves.marks(p, timeline));
+  }
+
+  async function loadCurve(phaseId, c, wanted) {
+    c.loading = true;
+    try {
+      c.rows = await ffwd.api(
+        "GET", `/api/generators/${gid}/phases/${encodeURIComponent(phaseId)}/metrics`);
+      c.fetched = wanted;
+    } catch (err) {
+      /* the server is away: the next change asks again */
+    } finally {
+      c.loading = false;
+    }
+    const p = view.phases.find((x) => x.id === phaseId);
+    const r = rows.get(phaseId);
+    if (!p || !r) return;
+    if (!c.chart && c.rows.length) c.chart = new ffwdCurves.Chart(r.curve, p, view);
+    if (c.chart) c.chart.update(c.rows, ffwdCurves.marks(p, timeline));
+    r.facts.replaceChildren(...ffwdCurves.facts(p, view, c.rows, Date.now()));
+    const now = `${p.state}:${p.epoch}:${p.step}:${p.best ? p.best.id : ""}`;
+    if (now !== c.fetched) loadCurve(phaseId, c, now); // it moved on while we read
+  }
+
+  window.addEventListener("resize", () => {
+    for (const c of curves.values()) if (c.chart) c.chart.resize();
+  });
 
   function updateCancel() {
     const cancel = document.getElementById("cancel");
@@ -180,10 +266,15 @@
   function tick() {
     const now = performance.now();
     if (view.kind !== "training") return;
+    const running = view.phases.some((p) => p.state === "running" || p.state === "stopping");
+    if (running && now - refreshedAt > QUIET_REFRESH_MS) scheduleRefresh(0);
     for (const p of view.phases) {
       if (p.state !== "running" && p.state !== "stopping") continue;
       const r = rows.get(p.id);
-      if (r) r.elapsed.textContent = ffwd.duration(elapsedOf(p, now));
+      if (!r) continue;
+      r.elapsed.textContent = ffwd.duration(elapsedOf(p, now));
+      if (p.stale) r.facts.replaceChildren(...ffwdCurves.facts(
+        p, view, (curves.get(p.id) || { rows: [] }).rows, Date.now()));
     }
   }
 
@@ -299,9 +390,23 @@
     }
   }
 
+  function remember(e) {
+    const d = e.data || {};
+    if (e.type === "PhaseProgressed" || e.type === "PhaseSucceeded") {
+      timeline.lastEpoch.set(e.phase, d.epoch);
+    }
+    if (e.type === "StopRequested") {
+      timeline.stopAskedAt.set(e.phase, timeline.lastEpoch.get(e.phase) ?? 0);
+    }
+    if (e.type === "PhaseSucceeded" && (d.reasons || []).includes("manually_stopped")) {
+      timeline.stopLandedAt.set(e.phase, d.epoch);
+    }
+  }
+
   function addEntry(e) {
     if (seen.has(e.version)) return;
     seen.add(e.version);
+    remember(e);
     shownUpTo = Math.max(shownUpTo, e.version);
     const t = describe(e);
     const item = h("li", {
@@ -338,6 +443,10 @@
 
   let refreshTimer = null;
   let refreshing = false;
+  let refreshedAt = performance.now();
+  // While a phase runs and no event comes, read the view now and then all the same: only
+  // the server can tell that a silent runner is stale (it knows the lease).
+  const QUIET_REFRESH_MS = 5000;
   function scheduleRefresh(delay = 60) {
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(refresh, delay);
@@ -346,6 +455,7 @@
   async function refresh() {
     if (refreshing) { scheduleRefresh(); return; }
     refreshing = true;
+    refreshedAt = performance.now();
     try {
       apply(await ffwd.api("GET", `/api/generators/${gid}`));
     } catch (err) {
@@ -425,6 +535,7 @@
   }
 
   document.getElementById("cancel").addEventListener("click", askCancel);
+  document.getElementById("continue").addEventListener("click", askContinue);
   document.getElementById("show-progress").addEventListener("change", (ev) => {
     document.getElementById("timeline").classList.toggle("with-progress", ev.target.checked);
   });
@@ -454,6 +565,7 @@
     apply(view);
     setLive("connecting");
     connect();
+    showChildren();
     setInterval(tick, 200);
   }
 
