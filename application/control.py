@@ -64,6 +64,8 @@ class PhaseControl:
         self._last_row_epoch = start_epoch
         self._rows: list[dict] = []
         self.stop_requested = stop_requested
+        self.release_requested = False
+        self.released = False  # the last boundary handed the phase back (preemption)
         self.cancelled = False
         self.epoch = 0
         self.step = 0
@@ -82,6 +84,12 @@ class PhaseControl:
     def interrupt(self) -> None:
         """The generator was cancelled: the next boundary raises at once."""
         self.cancelled = True
+
+    def request_release(self) -> None:
+        """The worker is shutting down: at the next boundary the engine is told to stop, and
+        the phase is handed back (released) unless a stop policy ends it there anyway."""
+        self.release_requested = True
+        self._wake = -math.inf  # the boundary's quick path looks at the clock: not any more
 
     def elapsed(self) -> float:
         return self._clock() - self._started
@@ -127,6 +135,9 @@ class PhaseControl:
             reasons.append(why.TIME_LIMIT_REACHED)
         if reasons:
             return Decision(stop=True, reasons=tuple(reasons))
+        if self.release_requested:
+            self.released = True
+            return Decision(stop=True)
         if now >= self._next_report:
             kept, self._unreported_kept = self._unreported_kept, None
             elapsed = now - self._started

@@ -6,6 +6,8 @@ PhaseControl whose flags follow the stored events of its generator, so a stop st
 anyone reaches the engine at its next step boundary and a cancel interrupts it.
 """
 
+import logging
+import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +16,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from ffwd.application.control import PhaseControl
 from ffwd.application.leases import (
     ClaimLost,
     CountingOn,
@@ -42,6 +45,7 @@ from ffwd.domain.lifecycle import CANCELLED, PENDING, SUCCEEDED, TERMINAL
 from ffwd.domain.parts import TABULAR
 
 Claim = Callable[[], int]
+log = logging.getLogger(__name__)
 
 
 class Orchestrator:
@@ -66,9 +70,32 @@ class Orchestrator:
         # Progress renews a phase's lease: at least three times per lease (ADR 0016).
         self.progress_interval_s = min(progress_interval_s, lease_s / 3)
         self.lease_s = lease_s
+        self._preempted = threading.Event()
+        self._in_hand: dict[tuple[UUID, str], Any] = {}  # phase -> control, step -> attempt
+        self._lock = threading.Lock()
+
+    def preempt(self) -> None:
+        """This process is shutting down (SIGTERM, a node drain): each running phase is
+        handed back at its next step boundary, keeping its checkpoint; each running step is
+        handed back now (it runs again elsewhere); nothing more is started (ADR 0026)."""
+        self._preempted.set()
+        with self._lock:
+            in_hand = list(self._in_hand.items())
+        for (generator_id, part), held in in_hand:
+            if isinstance(held, PhaseControl):
+                held.request_release()
+                continue
+            try:
+                durably(
+                    lambda g=generator_id, s=part, a=held: self.commands.release_step(g, s, a),
+                    f"releasing {part} of {generator_id}",
+                )
+            except errors.FfwdError as e:  # ended meanwhile: nothing to hand back
+                log.info("%s of %s not released: %s", part, generator_id, e)
 
     def run(self, generator_id: UUID) -> None:
-        """Execute every pending part of the pipeline, in order, until the generator ends."""
+        """Execute every pending part of the pipeline, in order, until the generator ends (or
+        this process is preempted: then what is left waits for a worker)."""
         g = self.commands.get_generator(generator_id)
         spec = GeneratorSpec.model_validate(g.spec)
         engine = None if g.kind == ANONYMIZATION else self._engine(spec)
@@ -88,6 +115,8 @@ class Orchestrator:
         """Claim one runnable part and run it; False when there is none to claim (all done,
         waiting for another part, or held by a live worker), another worker is claiming from
         the same generator, or another worker won the race."""
+        if self._preempted.is_set():
+            return False
         turn = self.commands.claim_turn(generator_id)
         if turn is None:
             return False
@@ -207,6 +236,8 @@ class Orchestrator:
         engine: TrainingEngine,
         claim: Claim | None = None,
     ) -> None:
+        if self._preempted.is_set():
+            return
         if self.commands.get_generator(generator_id).state in TERMINAL:
             return
         claim = claim or (
@@ -233,6 +264,10 @@ class Orchestrator:
             )
             follower.attach(control)
             takeovers.attach(control, attempt)
+            with self._lock:
+                self._in_hand[generator_id, phase_id] = control
+            if self._preempted.is_set():  # preempted while it was being claimed
+                control.request_release()
             job = PhaseJob(
                 generator_id=str(generator_id),
                 phase_id=phase_id,
@@ -256,6 +291,17 @@ class Orchestrator:
             except Exception as e:  # an engine bug or bad data: the phase fails, with why
                 self._fail(generator_id, phase_id, attempt, e)
                 return
+            if control.released and self._report_release(
+                generator_id,
+                phase_id,
+                attempt,
+                epoch=outcome.epoch + epochs,
+                step=outcome.step + steps,
+                elapsed_s=round(control.elapsed(), 3),
+                kept=outcome.checkpoint,
+                epochs=list(control.unreported_epochs()),
+            ):
+                return
             self._report_end(
                 generator_id,
                 phase_id,
@@ -270,8 +316,28 @@ class Orchestrator:
                 epochs=list(control.unreported_epochs()),
             )
         finally:
+            with self._lock:
+                self._in_hand.pop((generator_id, phase_id), None)
             unwatch()
             unsubscribe()
+
+    def _report_release(
+        self, generator_id: UUID, phase_id: str, attempt: int, **released: Any
+    ) -> bool:
+        """Hand the phase back; False when it became stopping meanwhile (a stop asked for as
+        it was released): then it ends as stopped instead."""
+
+        def release() -> None:
+            try:
+                self.commands.release_phase(generator_id, phase_id, attempt, **released)
+            except errors.StaleRunner as e:
+                raise LeaseLost(str(e)) from e
+
+        try:
+            durably(release, f"releasing {phase_id} of {generator_id}")
+        except errors.InvalidTransition:
+            return False
+        return True
 
     def _report_end(self, generator_id: UUID, phase_id: str, attempt: int, **outcome: Any) -> None:
         def finish() -> None:
@@ -365,6 +431,8 @@ class Orchestrator:
             claim = lambda: self.commands.start_step(  # noqa: E731
                 generator_id, step_id, self.worker, self.lease_s
             )
+        if self._preempted.is_set():
+            return
         attempt = claim()
 
         def report(end: Callable[[], None]) -> None:
@@ -373,18 +441,28 @@ class Orchestrator:
             except errors.StaleRunner as e:
                 raise LeaseLost(str(e)) from e
 
-        with Heartbeat(self.commands, generator_id, step_id, attempt, self.lease_s / 3):
-            try:
-                outputs = work()
-            except Exception as e:  # the step fails, and the generator with it, saying why
-                error = f"{type(e).__name__}: {e}"
-                durably(
-                    lambda: report(
-                        lambda: self.commands.fail_step(generator_id, step_id, attempt, error)
-                    ),
-                    f"failing {step_id} of {generator_id}",
-                )
-                return
+        with self._lock:
+            self._in_hand[generator_id, step_id] = attempt
+        try:
+            with Heartbeat(self.commands, generator_id, step_id, attempt, self.lease_s / 3):
+                try:
+                    outputs = work()
+                except Exception as e:  # the step fails, and the generator with it, saying why
+                    if self._preempted.is_set():
+                        return  # handed back already: it runs again elsewhere
+                    error = f"{type(e).__name__}: {e}"
+                    durably(
+                        lambda: report(
+                            lambda: self.commands.fail_step(generator_id, step_id, attempt, error)
+                        ),
+                        f"failing {step_id} of {generator_id}",
+                    )
+                    return
+        finally:
+            with self._lock:
+                self._in_hand.pop((generator_id, step_id), None)
+        if self._preempted.is_set():
+            return  # handed back already: it runs again elsewhere
         durably(
             lambda: report(
                 lambda: self.commands.finish_step(generator_id, step_id, attempt, outputs)

@@ -135,6 +135,12 @@ class RunnerCommands(Protocol):
 
     def fail_step(self, generator: UUID, step: str, attempt: int, error: str) -> None: ...
 
+    def release_phase(self, generator: UUID, phase: str, attempt: int, **released: Any) -> None:
+        """Hand a running phase back at a step boundary (preemption)."""
+
+    def release_step(self, generator: UUID, step: str, attempt: int) -> None:
+        """Hand a running step back (preemption): it runs again."""
+
 
 class Pipelines(Protocol):
     """Runs generators' pipelines: a whole one here (`run`), or one part for a worker."""
@@ -147,6 +153,9 @@ class Pipelines(Protocol):
 
     def discard_cancelled(self, generator_id: UUID) -> bool:
         """Delete a cancelled generator's files; False when it is not cancelled."""
+
+    def preempt(self) -> None:
+        """Hand back every part in hand (at the next step boundary) and start nothing more."""
 
 
 # (the commands the runners give, **options such as progress_interval_s) -> Pipelines

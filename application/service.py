@@ -78,6 +78,8 @@ class GeneratorService:
         self.max_retries = max_retries
         self._listeners: list[EventListener] = []
         self._delivered: OrderedDict[tuple[UUID, int], None] = OrderedDict()
+        self._running: set[Pipelines] = set()
+        self._running_lock = threading.Lock()
         self._delivered_lock = threading.Lock()
 
     # Running generators.
@@ -86,9 +88,23 @@ class GeneratorService:
         """Execute the generator's pipeline in this process, blocking; returns the final view."""
         generator_id = self.resolve(generator)
         orchestrator = self.orchestrator(progress_interval_s=progress_interval_s)
-        with self.following():
-            orchestrator.run(generator_id)
+        with self._running_lock:
+            self._running.add(orchestrator)
+        try:
+            with self.following():
+                orchestrator.run(generator_id)
+        finally:
+            with self._running_lock:
+                self._running.discard(orchestrator)
         return self.get_view(generator_id)
+
+    def preempt(self) -> None:
+        """This process is shutting down: the pipelines `run` executes here hand their parts
+        back at the next step boundary and start nothing more (a worker resumes them)."""
+        with self._running_lock:
+            running = list(self._running)
+        for pipelines in running:
+            pipelines.preempt()
 
     def orchestrator(self, **options: Any) -> Pipelines:
         """What runs pipelines for this service: `run` here, or `work_on` in a worker."""
@@ -236,6 +252,12 @@ class GeneratorService:
         self, generator: UUID, step: str, worker: str, lease_s: float = DEFAULT_LEASE_S
     ) -> int:
         return self.execute(generator, lambda g: g.start_step(step, worker, lease_s))
+
+    def release_phase(self, generator: UUID, phase: str, attempt: int, **released: Any) -> None:
+        self.execute(generator, lambda g: g.release_phase(phase, attempt, **released))
+
+    def release_step(self, generator: UUID, step: str, attempt: int) -> None:
+        self.execute(generator, lambda g: g.release_step(step, attempt))
 
     def heartbeat(self, generator: UUID, part: str, attempt: int) -> None:
         self.execute(generator, lambda g: g.heartbeat(part, attempt))

@@ -57,6 +57,7 @@ class PhaseView(View):
     last_report_at: Timestamp | None  # the runner's last sign of life
     lease_expires_at: Timestamp | None
     stale: bool  # running, and silent for longer than it reports, plus a margin
+    preemptions: int  # attempts handed back by a worker shutting down
 
 
 class StepView(View):
@@ -194,6 +195,7 @@ def _phase(p: Phase, epoch_limit: int, now: datetime) -> PhaseView:
         last_report_at=p.reported_at,
         lease_expires_at=p.lease_expires_at if p.state in LIVE else None,
         stale=stale(p, now),
+        preemptions=p.preemptions,
     )
 
 

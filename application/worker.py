@@ -2,6 +2,7 @@
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,13 @@ CANDIDATES = 16
 SWEEP_WINDOW = timedelta(minutes=10)
 # Events after which a part may be claimable: a worker looks at once instead of at its next
 # poll (which remains, for leases that run out: no event says so).
-WAKING = (Generator.Created, Generator.PhaseSucceeded, Generator.StepSucceeded)
+WAKING = (
+    Generator.Created,
+    Generator.PhaseSucceeded,
+    Generator.StepSucceeded,
+    Generator.PhaseReleased,
+    Generator.StepReleased,
+)
 # What a worker follows of other processes: what its runners hear, and what wakes it.
 FOLLOWED_BY_WORKERS = HEARD_BY_RUNNERS + WAKING
 
@@ -57,6 +64,7 @@ class Worker:
         self.clock = clock
         self.on_part = on_part or (lambda _: None)
         self.stopping = threading.Event()
+        self._grace_ends: float | None = None  # preempted: when the worker exits anyway
         self._wake = threading.Event()
         self._busy = 0
         self._lock = threading.Lock()
@@ -71,19 +79,35 @@ class Worker:
         unsubscribe = self.service.subscribe(self._hear)
         with self.service.following(FOLLOWED_BY_WORKERS):
             threads = [
-                threading.Thread(target=self._loop, args=(once,), name=f"ffwd-worker-{i}")
+                threading.Thread(
+                    target=self._loop, args=(once,), name=f"ffwd-worker-{i}", daemon=True
+                )
                 for i in range(self.concurrency)
             ]
             for thread in threads:
                 thread.start()
             for thread in threads:
-                thread.join()
+                while thread.is_alive():
+                    thread.join(0.1)
+                    if self._grace_ends is not None and time.monotonic() > self._grace_ends:
+                        log.warning("grace period over: exiting with parts still in hand")
+                        unsubscribe()
+                        return
         unsubscribe()
 
     def stop(self) -> None:
         """Stop claiming; parts in hand run to their end (graceful shutdown)."""
         self.stopping.set()
         self._wake.set()
+
+    def preempt(self, grace_s: float) -> None:
+        """Shutting down (SIGTERM, a node drain): claim nothing more, hand every part in hand
+        back at its next step boundary (another worker resumes it at once), and return from
+        `run` within `grace_s` whatever happens; a part still in hand then is taken over when
+        its lease ends (ADR 0026)."""
+        self._grace_ends = time.monotonic() + grace_s
+        self.stop()
+        self.orchestrator.preempt()
 
     def idle(self) -> bool:
         """No part in hand, nor a look for one under way."""

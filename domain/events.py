@@ -120,6 +120,48 @@ class TakenOver(Event):
             part.resume_from = self.resume_from
 
 
+class PhaseReleased(Event):
+    """Preempted: the worker running the phase is shutting down and handed it back at a step
+    boundary. The phase is pending again and resumes from the checkpoint it kept (`kept`, if
+    any, else what it resumed from before); its counters, stop request and privacy ledger
+    (in the checkpoint) go on. Not a stop and not a failure."""
+
+    TOPIC = "ffwd:Generator.PhaseReleased"
+    phase: str
+    attempt: int
+    worker: str | None
+    epoch: int
+    step: int
+    elapsed_s: float
+    kept: dict[str, Any] | None
+    epochs: list[dict[str, Any]]
+    state: str
+
+    def apply(self, g: "Generator") -> None:
+        p = g.phases[self.phase]
+        p.epoch, p.step, p.elapsed_s = self.epoch, self.step, self.elapsed_s
+        if self.kept is not None:
+            p.last_kept = self.kept
+            p.resume_from = {**self.kept, "generator": str(g.id)}
+        p.state, p.preemptions = self.state, p.preemptions + 1
+        p.lease_expires_at = None
+        p.reported_at = self.timestamp
+
+
+class StepReleased(Event):
+    """Preempted: the step's worker is shutting down; it runs again, from its start."""
+
+    TOPIC = "ffwd:Generator.StepReleased"
+    pipeline_step: str
+    attempt: int
+    worker: str | None
+    state: str
+
+    def apply(self, g: "Generator") -> None:
+        s = g.steps[self.pipeline_step]
+        s.state, s.lease_expires_at = self.state, None
+
+
 class StopRequested(Event):
     TOPIC = "ffwd:Generator.StopRequested"
     phase: str

@@ -52,6 +52,8 @@ class Generator(Aggregate):
     PhaseStarted = events.PhaseStarted
     Heartbeat = events.Heartbeat
     TakenOver = events.TakenOver
+    PhaseReleased = events.PhaseReleased
+    StepReleased = events.StepReleased
     StopRequested = events.StopRequested
     PhaseProgressed = events.PhaseProgressed
     PhaseSucceeded = events.PhaseSucceeded
@@ -234,6 +236,45 @@ class Generator(Aggregate):
             epochs=[dict(row) for row in epochs or ()],
         )
         return recorded
+
+    def release_phase(
+        self,
+        phase_id: str,
+        attempt: int,
+        *,
+        epoch: int,
+        step: int,
+        elapsed_s: float,
+        kept: dict[str, Any] | None = None,
+        epochs: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Hand a running phase back at a step boundary (its worker is shutting down): it is
+        pending again, to resume from `kept`. A stopping phase is not released: its stop
+        lands instead (InvalidTransition)."""
+        phase = self._runner_phase(phase_id, attempt, "release", epoch, step)
+        self.trigger_event(
+            self.PhaseReleased,
+            phase=phase_id,
+            attempt=attempt,
+            worker=phase.worker,
+            epoch=epoch,
+            step=step,
+            elapsed_s=elapsed_s,
+            kept=dict(kept) if kept else None,
+            epochs=[dict(row) for row in epochs or ()],
+            state=next_state(PHASE_RULES, phase.state, "release"),
+        )
+
+    def release_step(self, step_id: str, attempt: int) -> None:
+        """Hand a running step back (its worker is shutting down): it runs again."""
+        step = self._runner_step(step_id, attempt, "release")
+        self.trigger_event(
+            self.StepReleased,
+            pipeline_step=step_id,
+            attempt=attempt,
+            worker=step.worker,
+            state=next_state(STEP_RULES, step.state, "release"),
+        )
 
     def fail_phase(self, phase_id: str, attempt: int, error: str) -> None:
         """A phase that cannot end well fails, and the generator with it (RULES.md inv. 7)."""

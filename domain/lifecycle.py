@@ -20,8 +20,12 @@ Phase (one per training phase; `stop` is the fast-forward button)::
 Start of a pending phase whose stop was pre-queued is `start` then `stop`: it lands in
 `stopping` and the stop is applied at the first step boundary (RULES.md decision 1).
 
+`release` (preemption: its worker is shutting down) puts a running phase back to `pending`,
+resuming from the checkpoint it kept; a `stopping` phase is not released, its stop lands.
+
 Step (synthesis, report, anonymize): pending -start-> running -finish-> succeeded,
-running -fail-> failed, pending|running -cancel-> cancelled.
+running -fail-> failed, running -release-> pending (run again), pending|running -cancel->
+cancelled.
 
 Generator: queued -start-> running -finish-> succeeded, running -fail-> failed,
 queued|running -cancel-> cancelled.
@@ -60,6 +64,7 @@ PHASE_MACHINE = Machine(
         {"trigger": "progress", "source": STOPPING, "dest": STOPPING},
         {"trigger": "finish", "source": [RUNNING, STOPPING], "dest": SUCCEEDED},
         {"trigger": "fail", "source": [RUNNING, STOPPING], "dest": FAILED},
+        {"trigger": "release", "source": RUNNING, "dest": PENDING},
         {"trigger": "cancel", "source": [PENDING, RUNNING, STOPPING], "dest": CANCELLED},
     ],
 )
@@ -73,6 +78,7 @@ STEP_MACHINE = Machine(
         {"trigger": "start", "source": PENDING, "dest": RUNNING},
         {"trigger": "finish", "source": RUNNING, "dest": SUCCEEDED},
         {"trigger": "fail", "source": RUNNING, "dest": FAILED},
+        {"trigger": "release", "source": RUNNING, "dest": PENDING},
         {"trigger": "cancel", "source": [PENDING, RUNNING], "dest": CANCELLED},
     ],
 )

@@ -42,6 +42,7 @@ class Phase:
     lease_s: float = 0.0
     lease_expires_at: datetime | None = None
     reported_at: datetime | None = None  # the runner's last sign of life
+    preemptions: int = 0  # attempts handed back by a worker shutting down
     error: str | None = None
 
 

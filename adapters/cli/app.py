@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ffwd.application.service import GeneratorService
 
 DEFAULT_LEASE_S = 30.0  # the same as ffwd.domain.generator.DEFAULT_LEASE_S
+GRACE_S = 25.0  # a spot instance or a node drain gives about 30 s before it kills
 
 app = typer.Typer(
     name="ffwd",
@@ -79,12 +80,16 @@ def run(
 
 
 def _run_here(svc: "GeneratorService", gid: "UUID") -> None:
-    """Run the generator in this terminal, drawing the panel; exit 1 unless it succeeds."""
+    """Run the generator in this terminal, drawing the panel; exit 1 unless it succeeds, 143
+    when terminated (its running phases handed back for a worker to resume)."""
     from ffwd.adapters.cli.live import Drawing, run_in_terminal
 
     out = console()
     view = run_in_terminal(svc, gid, out)
     out.print(Drawing(svc)(view))
+    if view.state in ("queued", "running"):
+        print(f"generator {gid} handed back: `ffwd worker` resumes it", file=sys.stderr)
+        raise typer.Exit(143)
     if view.state != "succeeded":
         why = view.error or "nothing was kept"
         print(f"generator {gid} ended {view.state}: {clean(why)}", file=sys.stderr)
@@ -293,13 +298,22 @@ def worker(
             "taken over by another worker."
         ),
     ] = DEFAULT_LEASE_S,
+    grace_s: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="After SIGTERM, how long to wait for the parts in hand to be handed back "
+            "before exiting anyway.",
+        ),
+    ] = GRACE_S,
     store: Store = DEFAULT_STORE,
     data: Data = DEFAULT_DATA,
     notify: NotifyOption = None,
 ) -> None:
     """Execute queued generators from the store: claim their phases and steps one at a time
-    (any number of workers may share a store). SIGTERM stops claiming and lets the parts in
-    hand finish."""
+    (any number of workers may share a store). SIGTERM (a preemption, a node drain) hands
+    each running phase back at its next step boundary, with its checkpoint, for another
+    worker to resume at once; Ctrl-C lets the parts in hand finish."""
     from ffwd.application.worker import Worker
 
     svc = service(store, data)
@@ -311,7 +325,7 @@ def worker(
         poll_s=poll_s,
         on_part=lambda gid: print(f"{gid} {svc.get_view(gid).state}", flush=True),
     )
-    signal.signal(signal.SIGTERM, lambda *_: work.stop())
+    signal.signal(signal.SIGTERM, lambda *_: work.preempt(grace_s))
     try:
         work.run(once=once)
     except KeyboardInterrupt:

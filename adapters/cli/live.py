@@ -52,19 +52,28 @@ class CtrlC:
 
     def __init__(self, wake: threading.Event) -> None:
         self.wake, self.presses, self._previous = wake, 0, None
+        self.terminated, self._previous_term = False, None
 
     def __enter__(self) -> "CtrlC":
         main = threading.current_thread() is threading.main_thread()
         if main and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # e.g. nohup
             self._previous = signal.signal(signal.SIGINT, self._pressed)
+        if main:  # SIGTERM (a preemption) too: counted here, acted on in the loop
+            self._previous_term = signal.signal(signal.SIGTERM, self._terminated)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
+        if self._previous_term is not None:
+            signal.signal(signal.SIGTERM, self._previous_term)
 
     def _pressed(self, signum: int, frame: object) -> None:
         self.presses += 1
+        self.wake.set()
+
+    def _terminated(self, signum: int, frame: object) -> None:
+        self.terminated = True
         self.wake.set()
 
 
@@ -77,10 +86,11 @@ def run_in_terminal(
     progress_interval_s: float = 1.0,
 ) -> GeneratorView:
     """Run and draw until the generator ends. First Ctrl-C stops the running phases,
-    the second cancels the generator."""
+    the second cancels the generator; SIGTERM hands the running phases back (preemption)
+    for a worker to resume, and returns once they are."""
     pipeline = PipelineThread(svc, gid, progress_interval_s)
     hint = "Ctrl-C stops the running phase(s) gracefully; twice cancels the generator"
-    handled = 0
+    handled, preempted = 0, False
     draw = Drawing(svc)
     live = (
         Live(draw(svc.get_view(gid), hint), console=console, auto_refresh=False, transient=False)
@@ -95,6 +105,12 @@ def run_in_terminal(
             while True:
                 pipeline.wake.wait(REFRESH_S)
                 pipeline.wake.clear()
+                if ctrl_c.terminated and not preempted:
+                    preempted = True
+                    svc.preempt()
+                    hint = "Terminated: the running phases are handed back for a worker to resume."
+                    if not live:
+                        print(hint, file=sys.stderr)
                 while handled < ctrl_c.presses:
                     handled += 1
                     hint = _interrupt(svc, gid, handled)

@@ -39,11 +39,12 @@ class ServerWorkers:
             log.exception("the server's worker stopped")
 
     def stop(self, grace_s: float = STOP_GRACE_S) -> None:
-        """Claim nothing more; wait up to `grace_s` for the parts in hand (a part that goes
-        on longer is taken over by another worker once its lease ends)."""
-        self.worker.stop()
+        """The server is shutting down: claim nothing more, hand the parts in hand back at
+        their next step boundary (another worker resumes them at once), and wait up to
+        `grace_s` for that."""
+        self.worker.preempt(grace_s)
         if self._thread is not None:
-            self._thread.join(grace_s)
+            self._thread.join(grace_s + 1)
 
     def wait_idle(self, timeout_s: float) -> bool:
         """Until no part runs here and none is left to claim (for tests and shutdowns)."""
