@@ -23,6 +23,7 @@ from ffwd.adapters.storage.urls import DEFAULT_STORE
 from ffwd.adapters.workspace import FileWorkspace
 from ffwd.application.orchestrator import Orchestrator
 from ffwd.application.ports import EventFeed
+from ffwd.application.privacy import PrivacyAccountant
 from ffwd.application.service import GeneratorService
 from ffwd.application.spec_check import SpecCheck
 from ffwd.application.training import Anonymizer, ReportWriter, TrainingEngine
@@ -30,11 +31,17 @@ from ffwd.application.training import Anonymizer, ReportWriter, TrainingEngine
 DEFAULT_DATA = ".ffwd/data"
 
 
-def reference_engine(data: str) -> TrainingEngine:
+def privacy_accountant() -> PrivacyAccountant:
+    from ffwd.adapters.privacy.rdp import RdpAccountant
+
+    return RdpAccountant()
+
+
+def reference_engine(data: str, accountant: PrivacyAccountant) -> TrainingEngine:
     from ffwd.adapters.checkpoints import FileCheckpointStore
     from ffwd.adapters.engines.reference.engine import ReferenceEngine
 
-    return ReferenceEngine(FileCheckpointStore(data))
+    return ReferenceEngine(FileCheckpointStore(data), accountant)
 
 
 def extra_engines(data: str) -> dict[str, Factory]:
@@ -46,8 +53,10 @@ def extra_engines(data: str) -> dict[str, Factory]:
     return {"mostlyai": partial(mostlyai.MostlyAIEngine, root=data)}
 
 
-def engines(data: str) -> Engines:
-    return Engines({"reference": partial(reference_engine, data)}, partial(extra_engines, data))
+def engines(data: str, accountant: PrivacyAccountant) -> Engines:
+    return Engines(
+        {"reference": partial(reference_engine, data, accountant)}, partial(extra_engines, data)
+    )
 
 
 def quality_report() -> ReportWriter:
@@ -93,13 +102,18 @@ class Container:
     def __init__(self, store: str, data: str, worker: str) -> None:
         self.store = providers.Singleton(open_store, url=store)
         self.datasets = providers.Singleton(CsvDatasets)
-        self.engines = providers.Singleton(engines, data)
+        self.accountant = providers.Singleton(privacy_accountant)
+        self.engines = providers.Singleton(engines, data, self.accountant)
         self.reports = providers.Singleton(quality_report)
         self.anonymizer = providers.Singleton(anonymizer)
         self.workspace = providers.Singleton(FileWorkspace, root=data)
         self.feed = providers.Singleton(event_feed, store=self.store)
         self.spec_check = providers.Singleton(
-            SpecCheck, datasets=self.datasets, engines=self.engines, anonymizer=self.anonymizer
+            SpecCheck,
+            datasets=self.datasets,
+            engines=self.engines,
+            anonymizer=self.anonymizer,
+            accountant=self.accountant,
         )
         # Called by the service as pipelines(service, **options): an Orchestrator each time.
         self.pipelines = providers.Factory(

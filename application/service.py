@@ -191,6 +191,9 @@ class GeneratorService:
     def record_progress(self, generator: UUID, phase: str, attempt: int, **metrics: Any) -> None:
         self.execute(generator, lambda g: g.record_progress(phase, attempt, **metrics))
 
+    def record_privacy(self, generator: UUID, phase: str, attempt: int, **plan: Any) -> None:
+        self.execute(generator, lambda g: g.record_privacy(phase, attempt, **plan))
+
     def finish_phase(self, generator: UUID, phase: str, attempt: int, **outcome: Any) -> list[str]:
         return self.execute(generator, lambda g: g.finish_phase(phase, attempt, **outcome))
 

@@ -38,6 +38,7 @@ class Phase:
     checkpoint: dict | None = None
     resume_from: dict | None = None
     last_kept: dict | None = None
+    privacy: dict | None = None
     lease_s: float = 0.0
     lease_expires_at: datetime | None = None
     error: str | None = None

@@ -162,6 +162,9 @@ class BlockingAnonymizer:
     def __init__(self) -> None:
         self.started, self.release = threading.Event(), threading.Event()
 
+    def unavailable(self) -> str | None:
+        return None
+
     def check(self, spec) -> list[str]:
         return []
 
