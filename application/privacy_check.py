@@ -29,6 +29,8 @@ def budget_problems(
     dp = training.differential_privacy
     if dp is None:
         return []
+    own = getattr(engine, "accountant", None)  # an engine charges with its own accountant
+    accountant = own if isinstance(own, PrivacyAccountant) else accountant
     problems = []
     for phase, rows in phase_rows.items():
         for s in phase_samplings(engine, rows, training):
