@@ -137,6 +137,17 @@ class GeneratorService:
                     "unbounded"
                 ]
             )
+        budget = spec.training.differential_privacy if spec.training else None
+        spent = {p: c.get("epsilon") for p, c in parent.checkpoints().items()}
+        over = {p: e for p, e in spent.items() if budget and e and e > budget.max_epsilon}
+        if over:
+            raise errors.InvalidSpec(
+                [
+                    f"training.differential_privacy.max_epsilon: {budget.max_epsilon:g} is below "
+                    f"the epsilon {e:.3g} the lineage already spent in phase {p}"
+                    for p, e in over.items()
+                ]
+            )
         resume_from = {
             phase_id: {**checkpoint, "generator": str(parent.id)}
             for phase_id, checkpoint in parent.checkpoints().items()

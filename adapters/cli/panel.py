@@ -11,6 +11,7 @@ from rich.text import Text
 from ffwd.application.views import GeneratorView, HistoryEntry, PhaseView
 
 WIDE = 100  # columns from which the panel has room for the epochs bar
+MANY_EPOCHS = 1e6  # a budget that allows this many more epochs does not limit anyone
 REASON_LABELS = {
     "manually_stopped": "Manually stopped",
     "early_stopped": "Early stopped",
@@ -65,6 +66,41 @@ def _note(p: PhaseView) -> str:
     return p.error or ""
 
 
+def privacy_words(p: PhaseView, view: GeneratorView) -> str | None:
+    """A private phase's budget in words: spent, noise, and what the budget still allows."""
+    budget = p.privacy
+    if budget is None:
+        return None
+    training = view.spec.get("training") or {}
+    chosen = (training.get("differential_privacy") or {}).get("noise_multiplier") is None
+    spent = (
+        f"ε {budget.epsilon:.2f} of {budget.max_epsilon:g} spent"
+        if budget.epsilon
+        else (f"ε budget {budget.max_epsilon:g}")
+    )
+    words = [f"  {p.id}: {spent} (δ {budget.delta:g})"]
+    if budget.noise_multiplier is None:
+        words.append("noise multiplier chosen for the budget when the phase starts")
+    else:
+        how = ", chosen for the budget" if chosen else ""
+        words.append(f"noise multiplier {budget.noise_multiplier:.3g}{how}")
+    if budget.epochs_left is not None:
+        words.append(_forecast(p, budget.epochs_left, training.get("max_epochs")))
+    return "; ".join(words)
+
+
+def _forecast(p: PhaseView, left: float, max_epochs: int | None) -> str:
+    if left >= MANY_EPOCHS:
+        return "the budget does not limit it"
+    if p.state in ("succeeded", "failed", "cancelled"):
+        return f"the budget allows {left:g} more epochs"
+    if left == 0:
+        return "the budget is spent: it ends at its next step"
+    if max_epochs is not None and left >= max_epochs - p.epoch:
+        return f"the budget allows {left:g} more epochs: its epoch limit ends it first"
+    return f"the budget ends it in {left:g} epochs"
+
+
 class _Panel:
     """The panel, laid out for the width it is drawn in."""
 
@@ -105,12 +141,16 @@ def _panel(view: GeneratorView, hint: str, wide: bool) -> Panel:
         if dp:
             row.append(_metric(p.epsilon, "{:.2f}"))
         phases.add_row(*row, _note(p))
+    budgets = [line for p in view.phases if (line := privacy_words(p, view))]
     steps = Table(box=None, show_header=False, pad_edge=False)
     for s in view.steps:
         steps.add_row(Text("•"), s.id, _state(s.state), s.error or "")
     if not view.phases:  # an anonymization generator: nothing trains, nothing to stop
         phases = Text("No training phase: this generator anonymizes its tables.", style="dim")
-    parts = [phases, Text(""), Text("Pipeline", style="bold"), steps]
+    parts: list = [phases]
+    if budgets:
+        parts += [Text(""), Text("Privacy budget", style="bold"), *map(Text, budgets)]
+    parts += [Text(""), Text("Pipeline", style="bold"), steps]
     if view.outputs:
         parts += [Text(""), *_outputs(view)]
     if view.error:

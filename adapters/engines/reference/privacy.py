@@ -4,9 +4,7 @@ from typing import Any
 
 import numpy as np
 
-from ffwd.adapters.privacy.rdp import RdpAccountant, accounting
-
-__all__ = ["PrivacyLedger", "accounting", "add_noise", "clip_factors"]
+from ffwd.adapters.privacy.rdp import RdpAccountant
 
 
 def clip_factors(sq_norms: np.ndarray, max_grad_norm: float) -> np.ndarray:

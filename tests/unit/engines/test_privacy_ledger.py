@@ -7,12 +7,8 @@ import pytest
 from dp_accounting import GaussianDpEvent, PoissonSampledDpEvent
 from dp_accounting.rdp import RdpAccountant
 
-from ffwd.adapters.engines.reference.privacy import (
-    PrivacyLedger,
-    accounting,
-    add_noise,
-    clip_factors,
-)
+from ffwd.adapters.engines.reference.privacy import PrivacyLedger, add_noise, clip_factors
+from ffwd.adapters.privacy.rdp import accounting
 
 
 def library(steps_by_event: list[tuple[float, float, int]], delta: float = 1e-5) -> float:
