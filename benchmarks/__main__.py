@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import control, engines, http, startup, storage, workers
+from benchmarks import control, engines, http, privacy, startup, storage, workers
 from benchmarks.results import Record, write_results
 
 # Each module has `run(folder, scale) -> list[Record]`; add new benchmark modules here.
@@ -20,6 +20,7 @@ MODULES = {
     "http": http,
     "engines": engines,
     "workers": workers,
+    "privacy": privacy,
 }
 RESULTS = Path(__file__).with_name("results.json")
 
