@@ -85,6 +85,20 @@ def test_early_stopping_from_the_engines_validation_loss(
     assert outcome.val_loss == validations[-1]
 
 
+def assert_engine_reported_our_epsilon(engine, generator_id: str, control) -> None:
+    """Our per-step epsilon agrees with every epsilon the engine reported (rounded to 0.01)."""
+    ours = {step: m["epsilon"] for _, step, m in control.calls}
+    log = pd.read_csv(
+        engine.attempt_folder(generator_id, "tabular", 1)
+        / "customers/ModelStore/model-data"
+        / "progress-messages.csv"
+    )
+    reported = log.dropna(subset=["dp_eps"])
+    assert len(reported) >= 2
+    for step, eps in zip(reported["steps"], reported["dp_eps"], strict=True):
+        assert ours[int(step)] == pytest.approx(eps, abs=0.006)
+
+
 def test_the_privacy_budget_stops_before_it_is_exceeded(
     engine: MostlyAIEngine, customers: TableSpec, generator_id: str
 ) -> None:
@@ -96,17 +110,7 @@ def test_the_privacy_budget_stops_before_it_is_exceeded(
     assert outcome.epsilon <= 6.0 and outcome.checkpoint["epsilon"] <= 6.0
     last = control.calls[-1][2]
     assert last["next_epsilon"] > 6.0 >= last["epsilon"]
-    # our per-step epsilon agrees with what the engine reported (it rounds to 0.01)
-    ours = {step: m["epsilon"] for _, step, m in control.calls}
-    log = pd.read_csv(
-        engine.attempt_folder(generator_id, "tabular", 1)
-        / "customers/ModelStore/model-data"
-        / "progress-messages.csv"
-    )
-    reported = log.dropna(subset=["dp_eps"])
-    assert len(reported) >= 2
-    for step, eps in zip(reported["steps"], reported["dp_eps"], strict=True):
-        assert ours[int(step)] == pytest.approx(eps, abs=0.006)
+    assert_engine_reported_our_epsilon(engine, generator_id, control)
 
 
 def test_the_noise_is_chosen_for_the_budget_and_the_engine_trains_with_it(
@@ -122,16 +126,7 @@ def test_the_noise_is_chosen_for_the_budget_and_the_engine_trains_with_it(
     assert "max_epochs_reached" in outcome.reasons
     assert outcome.epsilon <= 6.0 and outcome.checkpoint["epsilon"] <= 6.0
     # the engine spent what our accounting at the chosen noise says: it trained with it
-    ours = {step: m["epsilon"] for _, step, m in control.calls}
-    log = pd.read_csv(
-        engine.attempt_folder(generator_id, "tabular", 1)
-        / "customers/ModelStore/model-data"
-        / "progress-messages.csv"
-    )
-    reported = log.dropna(subset=["dp_eps"])
-    assert len(reported) >= 2
-    for step, eps in zip(reported["steps"], reported["dp_eps"], strict=True):
-        assert ours[int(step)] == pytest.approx(eps, abs=0.006)
+    assert_engine_reported_our_epsilon(engine, generator_id, control)
 
 
 def test_a_budget_spent_before_the_first_checkpoint_fails_the_phase(
