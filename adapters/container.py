@@ -11,6 +11,7 @@ import random
 import socket
 import time
 from functools import partial
+from typing import TYPE_CHECKING
 
 from dependency_injector import providers
 from eventsourcing.persistence import PersistenceError
@@ -23,21 +24,23 @@ from ffwd.adapters.storage.urls import DEFAULT_STORE
 from ffwd.adapters.workspace import FileWorkspace
 from ffwd.application.orchestrator import Orchestrator
 from ffwd.application.ports import EventFeed
-from ffwd.application.privacy import PrivacyAccountant
 from ffwd.application.service import GeneratorService
 from ffwd.application.spec_check import SpecCheck
 from ffwd.application.training import Anonymizer, ReportWriter, TrainingEngine
 
+if TYPE_CHECKING:
+    from ffwd.adapters.privacy.rdp import RdpAccountant
+
 DEFAULT_DATA = ".ffwd/data"
 
 
-def privacy_accountant() -> PrivacyAccountant:
+def privacy_accountant() -> "RdpAccountant":
     from ffwd.adapters.privacy.rdp import RdpAccountant
 
     return RdpAccountant()
 
 
-def reference_engine(data: str, accountant: PrivacyAccountant) -> TrainingEngine:
+def reference_engine(data: str, accountant: "RdpAccountant") -> TrainingEngine:
     from ffwd.adapters.checkpoints import FileCheckpointStore
     from ffwd.adapters.engines.reference.engine import ReferenceEngine
 
@@ -53,7 +56,7 @@ def extra_engines(data: str) -> dict[str, Factory]:
     return {"mostlyai": partial(mostlyai.MostlyAIEngine, root=data)}
 
 
-def engines(data: str, accountant: PrivacyAccountant) -> Engines:
+def engines(data: str, accountant: "RdpAccountant") -> Engines:
     return Engines(
         {"reference": partial(reference_engine, data, accountant)}, partial(extra_engines, data)
     )

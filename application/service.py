@@ -1,6 +1,7 @@
 """The generator service: the facade that embedded callers, the CLI and the HTTP API use."""
 
 import copy
+import math
 import random
 import re
 import threading
@@ -138,16 +139,16 @@ class GeneratorService:
                 ]
             )
         budget = spec.training.differential_privacy if spec.training else None
-        spent = {p: c.get("epsilon") for p, c in parent.checkpoints().items()}
-        over = {p: e for p, e in spent.items() if budget and e and e > budget.max_epsilon}
+        limit = budget.max_epsilon if budget else math.inf
+        spent = {p: c.get("epsilon") or 0.0 for p, c in parent.checkpoints().items()}
+        over = [
+            f"training.differential_privacy.max_epsilon: {limit:g} is below the epsilon "
+            f"{e:.3g} the lineage already spent in phase {p}"
+            for p, e in spent.items()
+            if e > limit
+        ]
         if over:
-            raise errors.InvalidSpec(
-                [
-                    f"training.differential_privacy.max_epsilon: {budget.max_epsilon:g} is below "
-                    f"the epsilon {e:.3g} the lineage already spent in phase {p}"
-                    for p, e in over.items()
-                ]
-            )
+            raise errors.InvalidSpec(over)
         resume_from = {
             phase_id: {**checkpoint, "generator": str(parent.id)}
             for phase_id, checkpoint in parent.checkpoints().items()

@@ -221,7 +221,7 @@ class MostlyAIEngine:
         if dp is not None:
             stats = _stats(workspace)
             protection = stats["value_protection_epsilon"]
-            sampling = engine_sampling(stats["trn_rows"], training.batch_size, protection)
+            sampling = engine_sampling(int(stats["trn_rows"]), training.batch_size, protection)
             accountant_file = workspace / "ModelStore" / "model-data" / "dp-accountant.pt"
             history = resumed_history(accountant_file if start else None)
             plan = plan_privacy(

@@ -60,7 +60,7 @@
       return;
     }
     const head = ["Phase", "State", "Epochs", "Elapsed", "Val loss"];
-    if (withPrivacy()) head.push("Privacy budget (ε)");
+    if (withPrivacy()) head.push("Privacy budget");
     head.push("Stop reason");
     const body = h("tbody");
     for (const p of view.phases) body.append(buildRow(p));
@@ -181,7 +181,7 @@
     fill.style.width = `${Math.round(share * 1000) / 10}%`;
     cell.replaceChildren(
       h("span", { class: "num budget-value" },
-        `${ffwd.number(spent, 2)} / ${b.max_epsilon}`),
+        `ε ${ffwd.number(spent, 2)} of ${b.max_epsilon}`),
       h("span", {
         class: "bar budget-bar", role: "meter", "aria-valuemin": 0,
         "aria-valuemax": b.max_epsilon, "aria-valuenow": spent,
@@ -194,7 +194,11 @@
   function budgetForecast(p, b, limit) {
     const noise = b.noise_multiplier === null ? "" : ` · noise ${ffwd.number(b.noise_multiplier, 2)}`;
     const left = b.epochs_left;
-    if (left === null || left === undefined) return `δ ${b.delta}${noise}`;
+    if (left === null || left === undefined) {
+      return b.noise_multiplier === null
+        ? `noise chosen for the budget when it starts · δ ${b.delta}`
+        : `noise ${ffwd.number(b.noise_multiplier, 2)} · δ ${b.delta}`;
+    }
     let words;
     if (left >= 1e6) words = "the budget does not limit it";
     else if (ffwd.TERMINAL.has(p.state)) words = `allows ${left} more epochs`;

@@ -28,13 +28,13 @@ def test_the_budget_bar_and_its_forecast(web, page: Page, long_spec):
     expect(meter).to_have_attribute("aria-valuemax", "1")
     expect(meter.locator(".budget-fill")).to_have_attribute("style", "width: 50%;")
     cell = page.locator('tr[data-phase="tabular"] .budget-cell')
-    expect(cell.locator(".budget-value")).to_have_text("0.50 / 1")
+    expect(cell.locator(".budget-value")).to_have_text("ε 0.50 of 1")
     expect(cell.locator(".budget-forecast")).to_have_text(
         "300 epochs left: the epoch limit comes first · noise 18.02"
     )
     # A phase that has not chosen its noise yet shows the budget it will keep.
     expect(page.locator('tr[data-phase="text:customers"] .budget-forecast')).to_have_text(
-        "δ 0.00001"
+        "noise chosen for the budget when it starts · δ 0.00001"
     )
 
     # Live: an explicit, smaller budget left than the epoch limit.

@@ -4,6 +4,8 @@ planned training within what its lineage left; and the step at which the budget 
 import pytest
 
 from ffwd.adapters.privacy.rdp import RdpAccountant
+from ffwd.application.control import PhaseControl
+from ffwd.application.leases import CountingOn
 from ffwd.application.privacy import (
     PrivacyPlan,
     Sampling,
@@ -90,6 +92,10 @@ def test_an_engine_reserve_comes_off_the_budget() -> None:
 
 
 def test_a_plan_shifts_to_a_control_that_counts_on() -> None:
+    """A phase taken over with no kept checkpoint restarts its engine from step 0 while its
+    counters go on: the control hears the plan in the phase's counting."""
     plan = PrivacyPlan(2.0, False, 0.1, 10, 50)
-    assert plan.shifted(7).last_step == 57
+    control = PhaseControl(TrainingSpec(), lambda _: None)
+    CountingOn(control, epochs=2, steps=20).privacy(plan)
+    assert control.plan == plan.shifted(20) and control.plan.last_step == 70
     assert plan.as_dict()["noise_multiplier"] == 2.0
