@@ -7,6 +7,7 @@ limit (400 at scale 1, as in issue 16) are what end the phases.
 """
 
 import json
+import math
 import shutil
 import time
 from pathlib import Path
@@ -110,17 +111,18 @@ def _record(row: dict[str, Any], epochs: int) -> Record:
 def table(rows: list[dict[str, Any]], epochs: int) -> str:
     """The runs as a Markdown table, as the README shows them."""
     lines = [
-        "| ε (δ 1e-5) | phase | noise multiplier | reasons | epochs | ε spent | accuracy |",
+        "| ε (δ 1e-5) | phase | noise multiplier | reasons | epochs (kept) | ε spent | accuracy |",
         "|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         budget = "no DP" if row["budget"] is None else f"{row['budget']:g}"
         for i, (phase, p) in enumerate(row["phases"].items()):
             noise = "-" if p["noise_multiplier"] is None else f"{p['noise_multiplier']:.2f}"
-            spent = "-" if p["epsilon"] is None else f"{p['epsilon']:.3f}"
+            # rounded down, so that a spend within the budget never reads as above it
+            spent = "-" if p["epsilon"] is None else f"{math.floor(p['epsilon'] * 1e4) / 1e4:.4f}"
             accuracy = f"{row['accuracy']:.3f}" if i == 0 else ""
             lines.append(
                 f"| {budget if i == 0 else ''} | {phase} | {noise} | {', '.join(p['reasons'])} "
-                f"| {p['epochs']} | {spent} | {accuracy} |"
+                f"| {p['epochs']} ({p['kept_epoch']}) | {spent} | {accuracy} |"
             )
     return f"Privacy and utility, {epochs} epochs, seed {SEED}:\n" + "\n".join(lines)
