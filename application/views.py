@@ -174,6 +174,7 @@ def _copied(value: Any) -> Any:
 
 
 def view_of(g: Generator) -> GeneratorView:
+    dp = _private(g.spec)
     return GeneratorView(
         id=g.id,
         name=g.name,
@@ -183,7 +184,7 @@ def view_of(g: Generator) -> GeneratorView:
         parent=g.parent,
         created_at=g.created_on,
         updated_at=g.modified_on,
-        phases=[_phase(p, _private(g.spec)) for p in g.phases.values()],
+        phases=[_phase(p, dp) for p in g.phases.values()],
         steps=[_step(s) for s in g.steps.values()],
         outputs=_copied(g.outputs),
         error=g.error,
