@@ -138,6 +138,16 @@ def failed_step(svc: GeneratorService, spec: dict[str, Any]) -> str:
     return str(gid)
 
 
+def private(svc: GeneratorService, spec: dict[str, Any]) -> str:
+    """A private tabular phase that records the noise it chose for its budget."""
+    dp = {"differential_privacy": {"max_epsilon": 1.0}}
+    gid = svc.create_generator({**spec, "training": {**spec.get("training", {}), **dp}})
+    attempt = svc.start_phase(gid, "tabular", "w1")
+    plan = {"calibrated": True, "sampling_rate": 0.1, "steps_per_epoch": 10, "last_step": 300}
+    svc.record_privacy(gid, "tabular", attempt, noise_multiplier=2.0, **plan)
+    return str(gid)
+
+
 def notified_keys(svc: GeneratorService, gids: list[str]) -> set[str]:
     """The idempotency keys of every event of these generators that notifies under "*"."""
     return {f"{g}:{e.version}" for g in gids for e in svc.history(g) if e.type not in NEVER_TOLD}
