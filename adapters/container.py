@@ -11,6 +11,7 @@ import random
 import socket
 import time
 from functools import partial
+from typing import TYPE_CHECKING
 
 from dependency_injector import providers
 from eventsourcing.persistence import PersistenceError
@@ -28,14 +29,23 @@ from ffwd.application.spec_check import SpecCheck
 from ffwd.application.training import Anonymizer, ReportWriter, TrainingEngine
 from ffwd.domain.errors import StoreUnavailable
 
+if TYPE_CHECKING:
+    from ffwd.adapters.privacy.rdp import RdpAccountant
+
 DEFAULT_DATA = ".ffwd/data"
 
 
-def reference_engine(data: str) -> TrainingEngine:
+def privacy_accountant() -> "RdpAccountant":
+    from ffwd.adapters.privacy.rdp import RdpAccountant
+
+    return RdpAccountant()
+
+
+def reference_engine(data: str, accountant: "RdpAccountant") -> TrainingEngine:
     from ffwd.adapters.checkpoints import FileCheckpointStore
     from ffwd.adapters.engines.reference.engine import ReferenceEngine
 
-    return ReferenceEngine(FileCheckpointStore(data))
+    return ReferenceEngine(FileCheckpointStore(data), accountant)
 
 
 def extra_engines(data: str) -> dict[str, Factory]:
@@ -47,8 +57,10 @@ def extra_engines(data: str) -> dict[str, Factory]:
     return {"mostlyai": partial(mostlyai.MostlyAIEngine, root=data)}
 
 
-def engines(data: str) -> Engines:
-    return Engines({"reference": partial(reference_engine, data)}, partial(extra_engines, data))
+def engines(data: str, accountant: "RdpAccountant") -> Engines:
+    return Engines(
+        {"reference": partial(reference_engine, data, accountant)}, partial(extra_engines, data)
+    )
 
 
 def quality_report() -> ReportWriter:
@@ -98,13 +110,18 @@ class Container:
     def __init__(self, store: str, data: str, worker: str, lock_timeout_s: float) -> None:
         self.store = providers.Singleton(open_store, url=store, lock_timeout_s=lock_timeout_s)
         self.datasets = providers.Singleton(CsvDatasets)
-        self.engines = providers.Singleton(engines, data)
+        self.accountant = providers.Singleton(privacy_accountant)
+        self.engines = providers.Singleton(engines, data, self.accountant)
         self.reports = providers.Singleton(quality_report)
         self.anonymizer = providers.Singleton(anonymizer)
         self.workspace = providers.Singleton(FileWorkspace, root=data)
         self.feed = providers.Singleton(event_feed, store=self.store)
         self.spec_check = providers.Singleton(
-            SpecCheck, datasets=self.datasets, engines=self.engines, anonymizer=self.anonymizer
+            SpecCheck,
+            datasets=self.datasets,
+            engines=self.engines,
+            anonymizer=self.anonymizer,
+            accountant=self.accountant,
         )
         # Called by the service as pipelines(service, **options): an Orchestrator each time.
         self.pipelines = providers.Factory(

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from ffwd.application.privacy import PrivacyPlan
 from ffwd.application.spec import TrainingSpec
 from ffwd.application.training import CONTINUE, Decision, PhaseInterrupted
 from ffwd.domain import reasons as why
@@ -71,6 +72,7 @@ class PhaseControl:
         self.step = 0
         self.val_loss: float | None = None
         self.epsilon: float | None = None
+        self.plan: PrivacyPlan | None = None
 
     def request_stop(self) -> None:
         """A stop for this phase was stored: applied at the next step boundary."""
@@ -80,6 +82,11 @@ class PhaseControl:
         """The engine kept a new best checkpoint: recorded with the next progress, so that a
         worker taking this phase over resumes from it."""
         self._unreported_kept = dict(checkpoint)
+
+    def privacy(self, plan: PrivacyPlan) -> None:
+        """The engine's DP-SGD settings for this phase (its noise multiplier, and when the
+        budget runs out): kept here; a control that records it (LeasedControl) stores it."""
+        self.plan = plan
 
     def interrupt(self) -> None:
         """The generator was cancelled: the next boundary raises at once."""

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from ffwd.application.control import PhaseControl, Progress
 from ffwd.application.ports import RunnerCommands
+from ffwd.application.privacy import PrivacyPlan
 from ffwd.application.training import PhaseInterrupted
 from ffwd.domain import errors
 from ffwd.domain.generator import Generator
@@ -134,6 +135,21 @@ class Reporter:
         """Store a newly kept checkpoint before the engine deletes the one it supersedes."""
         durably(lambda: self._record(p), f"recording the checkpoint of {self._phase}")
 
+    def record_privacy(self, plan: PrivacyPlan) -> None:
+        """Store the phase's DP-SGD settings as soon as the engine chose them."""
+
+        def record() -> None:
+            try:
+                self._commands.record_privacy(
+                    self._gid, self._phase, self._attempt, **plan.as_dict()
+                )
+            except errors.StaleRunner as e:
+                raise LeaseLost(str(e)) from e
+            except errors.GeneratorCancelled as e:
+                raise PhaseInterrupted(str(e)) from e
+
+        durably(record, f"recording the privacy settings of {self._phase}")
+
     def _record(self, p: Progress) -> None:
         try:
             self._commands.record_progress(
@@ -188,6 +204,10 @@ class LeasedControl(PhaseControl):
         )
         self._reporter.record_kept(progress)
 
+    def privacy(self, plan: PrivacyPlan) -> None:
+        super().privacy(plan)
+        self._reporter.record_privacy(plan)
+
 
 class CountingOn:
     """The control as an engine restarted from its start sees it: a phase taken over with no
@@ -202,6 +222,9 @@ class CountingOn:
 
     def kept(self, checkpoint: dict) -> None:
         self._control.kept(checkpoint)
+
+    def privacy(self, plan: PrivacyPlan) -> None:
+        self._control.privacy(plan.shifted(self._steps))
 
 
 def counters_behind(phase: Any) -> tuple[int, int]:

@@ -275,7 +275,7 @@ class Orchestrator:
                 tables=_tables_for(spec, phase.table),
                 training=spec.training,
                 resume_from=phase.resume_from,
-                seed=generator_id.int % 2**31,
+                seed=_seed(spec, generator_id),
                 attempt=attempt,
             )
             epochs, steps = counters_behind(phase)
@@ -478,6 +478,12 @@ class Orchestrator:
             raise errors.InvalidSpec(
                 [f"engine: unknown engine {spec.engine!r} ({known})"]
             ) from None
+
+
+def _seed(spec: GeneratorSpec, generator_id: UUID) -> int:
+    """The spec's training seed, else one of the generator's own."""
+    chosen = spec.training.seed if spec.training else None
+    return chosen if chosen is not None else generator_id.int % 2**31
 
 
 def _tables_for(spec: GeneratorSpec, table: str | None) -> list:

@@ -114,6 +114,9 @@ class RunnerCommands(Protocol):
     def record_progress(self, generator: UUID, phase: str, attempt: int, **metrics: Any) -> None:
         """Counters and metrics of a running phase (renews its lease)."""
 
+    def record_privacy(self, generator: UUID, phase: str, attempt: int, **plan: Any) -> None:
+        """The DP-SGD settings a running private phase trains with (a `PrivacyPlan`)."""
+
     def finish_phase(self, generator: UUID, phase: str, attempt: int, **outcome: Any) -> list[str]:
         """End a phase keeping its checkpoint; the recorded reasons."""
 

@@ -1,6 +1,7 @@
 """The generator service: the facade that embedded callers, the CLI and the HTTP API use."""
 
 import copy
+import math
 import random
 import re
 import threading
@@ -179,6 +180,17 @@ class GeneratorService:
                     "unbounded"
                 ]
             )
+        budget = spec.training.differential_privacy if spec.training else None
+        limit = budget.max_epsilon if budget else math.inf
+        spent = {p: c.get("epsilon") or 0.0 for p, c in parent.checkpoints().items()}
+        over = [
+            f"training.differential_privacy.max_epsilon: {limit:g} is below the epsilon "
+            f"{e:.3g} the lineage already spent in phase {p}"
+            for p, e in spent.items()
+            if e > limit
+        ]
+        if over:
+            raise errors.InvalidSpec(over)
         resume_from = {
             phase_id: {**checkpoint, "generator": str(parent.id)}
             for phase_id, checkpoint in parent.checkpoints().items()
@@ -241,6 +253,9 @@ class GeneratorService:
 
     def record_progress(self, generator: UUID, phase: str, attempt: int, **metrics: Any) -> None:
         self.execute(generator, lambda g: g.record_progress(phase, attempt, **metrics))
+
+    def record_privacy(self, generator: UUID, phase: str, attempt: int, **plan: Any) -> None:
+        self.execute(generator, lambda g: g.record_privacy(phase, attempt, **plan))
 
     def finish_phase(self, generator: UUID, phase: str, attempt: int, **outcome: Any) -> list[str]:
         return self.execute(generator, lambda g: g.finish_phase(phase, attempt, **outcome))

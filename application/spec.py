@@ -26,10 +26,24 @@ class Strict(BaseModel):
 
 
 class DifferentialPrivacySpec(Strict):
+    """DP-SGD within a budget. Without `noise_multiplier`, each phase chooses the smallest
+    that pays for its planned training within `max_epsilon`: its epoch limit, or
+    `planned_steps` optimizer steps for a phase its time limit will end first (ADR 0022)."""
+
     max_epsilon: Positive = 3.0
     delta: Annotated[float, Field(strict=True, gt=0, lt=1)] = 1e-5
-    noise_multiplier: Positive = 1.0
+    noise_multiplier: Positive | None = None
     max_grad_norm: Positive = 1.0
+    planned_steps: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _one_plan(self) -> "DifferentialPrivacySpec":
+        if self.noise_multiplier is not None and self.planned_steps is not None:
+            raise ValueError(
+                "give either 'noise_multiplier' or 'planned_steps' (the steps a chosen noise "
+                "multiplier pays for), not both"
+            )
+        return self
 
 
 class TrainingSpec(Strict):
@@ -42,6 +56,9 @@ class TrainingSpec(Strict):
     learning_rate: Positive = 0.05
     validation_split: Annotated[float, Field(strict=True, gt=0, le=0.5)] = 0.1
     max_parallel_phases: Annotated[int, Field(strict=True, ge=1)] = 1
+    # The phases' randomness (split, initial weights, batches, DP noise): repeatable runs to
+    # compare settings with; by default each generator's own, from its id.
+    seed: Annotated[int, Field(strict=True, ge=0, lt=2**31)] | None = None
 
 
 class TableSpec(Strict):

@@ -31,6 +31,9 @@ class Control(Protocol):
     from a resumed checkpoint. `metrics` may carry `val_loss` (a validation loss measured
     at this boundary), `train_loss`, `epsilon` (privacy spent so far) and `next_epsilon`
     (privacy spent after one more step). Cheap when nothing changed (about a microsecond).
+
+    Engines also call, where a control has them, `kept(checkpoint)` when they keep a new
+    checkpoint and `privacy(plan)` (a `PrivacyPlan`) when a private phase starts.
     """
 
     def boundary(
@@ -108,6 +111,10 @@ class ReportWriter(Protocol):
 @runtime_checkable
 class Anonymizer(Protocol):
     """Anonymizes tables column by column, as an anonymization generator's spec says."""
+
+    def unavailable(self) -> str | None:
+        """Why this anonymizer cannot run here (a missing extra), or None when it can.
+        Called when a generator is created."""
 
     def check(self, spec: GeneratorSpec) -> list[str]:
         """The spec's problems with the tables' data (e.g. a number technique on a text

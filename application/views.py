@@ -1,5 +1,6 @@
 """Read models: the generator view (the Model Training panel) and the audit history."""
 
+import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
@@ -33,6 +34,17 @@ class CheckpointView(View):
     val_loss: float | None = None
 
 
+class PrivacyView(View):
+    """A private phase's budget: spent, allowed, and how many more epochs it pays for at the
+    phase's settings (null before the phase chose its noise multiplier)."""
+
+    epsilon: float | None
+    max_epsilon: float
+    delta: float
+    noise_multiplier: float | None
+    epochs_left: float | None
+
+
 class PhaseView(View):
     id: str
     kind: str
@@ -45,6 +57,7 @@ class PhaseView(View):
     elapsed_s: float
     val_loss: float | None
     epsilon: float | None
+    privacy: PrivacyView | None
     checkpoint: CheckpointView | None
     attempt: int
     started_at: Timestamp | None
@@ -169,7 +182,24 @@ def stale(p: Phase, now: datetime) -> bool:
     return (now - p.reported_at).total_seconds() > p.lease_s / 3 + STALE_MARGIN_S
 
 
-def _phase(p: Phase, epoch_limit: int, now: datetime) -> PhaseView:
+def _privacy(p: Phase, dp: dict[str, Any] | None) -> PrivacyView | None:
+    if not dp:
+        return None
+    plan = p.privacy or {}
+    left = None
+    if plan:
+        steps = max(0, plan["last_step"] - p.step)
+        left = math.floor(steps * 100 / max(1, plan["steps_per_epoch"])) / 100
+    return PrivacyView(
+        epsilon=p.epsilon,
+        max_epsilon=dp["max_epsilon"],
+        delta=dp["delta"],
+        noise_multiplier=plan.get("noise_multiplier", dp.get("noise_multiplier")),
+        epochs_left=left,
+    )
+
+
+def _phase(p: Phase, epoch_limit: int, now: datetime, dp: dict[str, Any] | None) -> PhaseView:
     best = _best(p)
     return PhaseView(
         id=p.id,
@@ -183,6 +213,7 @@ def _phase(p: Phase, epoch_limit: int, now: datetime) -> PhaseView:
         elapsed_s=p.elapsed_s,
         val_loss=p.val_loss,
         epsilon=p.epsilon,
+        privacy=_privacy(p, dp),
         checkpoint=_checkpoint(p),
         attempt=p.attempt,
         started_at=p.started_at,
@@ -221,6 +252,7 @@ def view_of(g: "Generator", now: datetime | None = None) -> GeneratorView:
     that the view at a version is a function of the events alone."""
     now = g.modified_on if now is None else now
     epoch_limit = ((g.spec or {}).get("training") or {}).get("max_epochs", 0)
+    dp = _private(g.spec)
     return GeneratorView(
         id=g.id,
         name=g.name,
@@ -230,12 +262,17 @@ def view_of(g: "Generator", now: datetime | None = None) -> GeneratorView:
         parent=g.parent,
         created_at=g.created_on,
         updated_at=g.modified_on,
-        phases=[_phase(p, epoch_limit, now) for p in g.phases.values()],
+        phases=[_phase(p, epoch_limit, now, dp) for p in g.phases.values()],
         steps=[_step(s) for s in g.steps.values()],
         outputs=_copied(g.outputs),
         error=g.error,
         spec=_copied(g.spec),
     )
+
+
+def _private(spec: dict[str, Any]) -> dict[str, Any] | None:
+    """The spec's differential privacy settings, or None."""
+    return (spec.get("training") or {}).get("differential_privacy")
 
 
 def summary_view(s: "Summary") -> GeneratorSummary:

@@ -9,7 +9,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import control, engines, http, many_workers, scale, startup, storage, workers
+from benchmarks import (
+    control,
+    engines,
+    http,
+    many_workers,
+    privacy,
+    scale,
+    startup,
+    storage,
+    workers,
+)
 from benchmarks.results import Record, write_results
 
 # Each module has `run(folder, scale) -> list[Record]`; add new benchmark modules here. A
@@ -23,6 +33,7 @@ MODULES = {
     "workers": workers,
     "scale": scale,
     "many_workers": many_workers,
+    "privacy": privacy,
 }
 RESULTS = Path(__file__).with_name("results.json")
 

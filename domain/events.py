@@ -204,6 +204,31 @@ class PhaseProgressed(Event):
         p.reported_at = self.timestamp
 
 
+class PrivacyPlanned(Event):
+    """A private phase attempt's DP-SGD settings: its noise multiplier (`calibrated`: chosen
+    for the budget), its sampling, and the step after which the budget allows no more."""
+
+    TOPIC = "ffwd:Generator.PrivacyPlanned"
+    phase: str
+    attempt: int
+    noise_multiplier: float
+    calibrated: bool
+    sampling_rate: float
+    steps_per_epoch: int
+    last_step: int
+
+    def apply(self, g: "Generator") -> None:
+        p = g.phases[self.phase]
+        p.privacy = {
+            "noise_multiplier": self.noise_multiplier,
+            "calibrated": self.calibrated,
+            "sampling_rate": self.sampling_rate,
+            "steps_per_epoch": self.steps_per_epoch,
+            "last_step": self.last_step,
+        }
+        renew_lease(p, self.timestamp)
+
+
 class PhaseSucceeded(Event):
     """The end of a phase, with (since version 2) the epochs completed since its last
     progress report."""

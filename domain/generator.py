@@ -56,6 +56,7 @@ class Generator(Aggregate):
     StepReleased = events.StepReleased
     StopRequested = events.StopRequested
     PhaseProgressed = events.PhaseProgressed
+    PrivacyPlanned = events.PrivacyPlanned
     PhaseSucceeded = events.PhaseSucceeded
     PhaseFailed = events.PhaseFailed
     StepStarted = events.StepStarted
@@ -199,6 +200,30 @@ class Generator(Aggregate):
             epsilon=epsilon,
             kept=dict(kept) if kept else None,
             epochs=[dict(row) for row in epochs or ()],
+        )
+
+    def record_privacy(
+        self,
+        phase_id: str,
+        attempt: int,
+        *,
+        noise_multiplier: float,
+        calibrated: bool,
+        sampling_rate: float,
+        steps_per_epoch: int,
+        last_step: int,
+    ) -> None:
+        """The DP-SGD settings a running private phase trains with (ADR 0022)."""
+        phase = self._runner_phase(phase_id, attempt, "progress")
+        self.trigger_event(
+            self.PrivacyPlanned,
+            phase=phase.id,
+            attempt=attempt,
+            noise_multiplier=float(noise_multiplier),
+            calibrated=bool(calibrated),
+            sampling_rate=float(sampling_rate),
+            steps_per_epoch=int(steps_per_epoch),
+            last_step=int(last_step),
         )
 
     def finish_phase(

@@ -39,6 +39,7 @@ class Phase:
     resume_from: dict | None = None
     epoch_limit: int | None = None  # its own (training N more epochs), else the spec's
     last_kept: dict | None = None
+    privacy: dict | None = None
     lease_s: float = 0.0
     lease_expires_at: datetime | None = None
     reported_at: datetime | None = None  # the runner's last sign of life

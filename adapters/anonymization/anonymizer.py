@@ -1,6 +1,7 @@
 """The Anonymizer port: each table's CSV, its columns anonymized as the spec says, written out."""
 
 import hashlib
+import importlib.util
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +25,13 @@ class AindoAnonymizer:
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self.environ = os.environ if environ is None else environ
+
+    def unavailable(self) -> str | None:
+        """Why anonymization cannot run here: aindo-anonymize is not installed (looked for,
+        not imported)."""
+        if installed():
+            return None
+        return f"anonymization needs aindo-anonymize, which is not installed: {INSTALL}"
 
     def check(self, spec: GeneratorSpec) -> list[str]:
         """The spec's problems with the tables' data: unknown tables or columns, a column a
@@ -104,6 +112,14 @@ class AindoAnonymizer:
             if technique.locale not in AVAILABLE_LOCALES:
                 return f"mock: Faker has no locale {technique.locale!r}"
         return None
+
+
+def installed() -> bool:
+    """Whether aindo-anonymize can be imported (found without importing it)."""
+    try:
+        return importlib.util.find_spec("aindo.anonymize") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def column_seed(seed: int, table: str, column: str) -> int:

@@ -14,6 +14,7 @@ from ffwd.adapters.cli.terminal import plain
 from ffwd.application.views import GeneratorView, HistoryEntry, MetricRow, PhaseView
 
 WIDE = 100  # columns from which the panel has room for the epochs bar
+MANY_EPOCHS = 1e6  # a budget that allows this many more epochs does not limit anyone
 REASON_LABELS = {
     "manually_stopped": "Manually stopped",
     "early_stopped": "Early stopped",
@@ -70,6 +71,41 @@ def _note(p: PhaseView) -> Text:
 Curves = Mapping[str, Sequence[MetricRow]]
 
 
+def privacy_words(p: PhaseView, view: GeneratorView) -> str | None:
+    """A private phase's budget in words: spent, noise, and what the budget still allows."""
+    budget = p.privacy
+    if budget is None:
+        return None
+    training = view.spec.get("training") or {}
+    chosen = (training.get("differential_privacy") or {}).get("noise_multiplier") is None
+    spent = (
+        f"ε {budget.epsilon:.2f} of {budget.max_epsilon:g} spent"
+        if budget.epsilon
+        else (f"ε budget {budget.max_epsilon:g}")
+    )
+    words = [f"  {p.id}: {spent} (δ {budget.delta:g})"]
+    if budget.noise_multiplier is None:
+        words.append("noise multiplier chosen for the budget when the phase starts")
+    else:
+        how = ", chosen for the budget" if chosen else ""
+        words.append(f"noise multiplier {budget.noise_multiplier:.3g}{how}")
+    if budget.epochs_left is not None:
+        words.append(_forecast(p, budget.epochs_left, training.get("max_epochs")))
+    return "; ".join(words)
+
+
+def _forecast(p: PhaseView, left: float, max_epochs: int | None) -> str:
+    if left >= MANY_EPOCHS:
+        return "the budget does not limit it"
+    if p.state in ("succeeded", "failed", "cancelled"):
+        return f"the budget allows {left:g} more epochs"
+    if left == 0:
+        return "the budget is spent: it ends at its next step"
+    if max_epochs is not None and left >= max_epochs - p.epoch:
+        return f"the budget allows {left:g} more epochs: its epoch limit ends it first"
+    return f"the budget ends it in {left:g} epochs"
+
+
 class _Panel:
     """The panel, laid out for the width it is drawn in."""
 
@@ -122,12 +158,16 @@ def _panel(view: GeneratorView, hint: str, curves: Curves, now: datetime, wide: 
         for p in view.phases
         for words, style in phase_facts(p, view, curves.get(p.id, ()), now)
     ]
+    budgets = [line for p in view.phases if (line := privacy_words(p, view))]
     steps = Table(box=None, show_header=False, pad_edge=False)
     for s in view.steps:
         steps.add_row(Text("•"), plain(s.id), _state(s.state), plain(s.error or ""))
     if not view.phases:  # an anonymization generator: nothing trains, nothing to stop
         phases = Text("No training phase: this generator anonymizes its tables.", style="dim")
-    parts = [phases, *facts, Text(""), Text("Pipeline", style="bold"), steps]
+    parts: list = [phases, *facts]
+    if budgets:
+        parts += [Text(""), Text("Privacy budget", style="bold"), *map(Text, budgets)]
+    parts += [Text(""), Text("Pipeline", style="bold"), steps]
     if view.outputs:
         parts += [Text(""), *_outputs(view)]
     if view.error:

@@ -19,6 +19,7 @@ TYPES: dict[type, str] = {
     Generator.TakenOver: "part.taken_over",
     Generator.StopRequested: "phase.stop_requested",
     Generator.PhaseProgressed: "phase.progressed",
+    Generator.PrivacyPlanned: "phase.privacy_planned",
     Generator.PhaseSucceeded: "phase.succeeded",
     Generator.PhaseFailed: "phase.failed",
     Generator.PhaseReleased: "phase.released",

@@ -32,7 +32,13 @@ finally:
 def store(tmp_path: Path, sample_spec: dict) -> tuple[dict, str]:
     url = f"sqlite:///{tmp_path}/store.db"
     svc = build_service(url, str(tmp_path / "data"))
-    gids = [str(svc.create_generator(sample_spec)) for _ in range(2)]
+    # The first is private, and its tabular phase has chosen its noise: its view forecasts
+    # the budget from what the history recorded, with no accountant.
+    private = {**sample_spec, "training": {"differential_privacy": {"max_epsilon": 1.0}}}
+    gids = [str(svc.create_generator(spec)) for spec in (private, sample_spec)]
+    attempt = svc.start_phase(gids[0], "tabular", "test")
+    plan = {"calibrated": True, "sampling_rate": 0.1, "steps_per_epoch": 10, "last_step": 40}
+    svc.record_privacy(gids[0], "tabular", attempt, noise_multiplier=3.0, **plan)
     svc.store.close()
     env = {**os.environ, "FFWD_STORE": url, "FFWD_DATA": str(tmp_path / "data")}
     return env, gids

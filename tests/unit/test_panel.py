@@ -54,3 +54,34 @@ def test_an_anonymization_generator_says_it_has_no_phase(tmp_path: Path) -> None
     }
     text = shown(svc.get_view(svc.create_generator(spec, base_dir=tmp_path)), 100)
     assert "No training phase" in text and "anonymize" in text and "reasons" not in text
+
+
+def test_the_privacy_budget_in_words(tmp_path: Path) -> None:
+    (tmp_path / "people.csv").write_text(CSV)
+    svc = build_service("memory://")
+    training = {"max_epochs": 50, "differential_privacy": {"max_epsilon": 1.0}}
+    spec = {"name": "p", "tables": [{"name": "people", "path": "people.csv"}], "training": training}
+    gid = svc.create_generator(spec, base_dir=tmp_path)
+    text = shown(svc.get_view(gid), 100)
+    assert "Privacy budget" in text
+    assert "tabular: ε budget 1 (δ 1e-05); noise multiplier chosen for the budget when" in text
+
+    attempt = svc.start_phase(gid, "tabular", "w1")
+    plan = {"calibrated": True, "sampling_rate": 0.1, "steps_per_epoch": 10}
+    svc.record_privacy(gid, "tabular", attempt, noise_multiplier=4.2, last_step=300, **plan)
+    svc.record_progress(gid, "tabular", attempt, epoch=5, step=50, elapsed_s=1.0, epsilon=0.25)
+    text = shown(svc.get_view(gid), 100)
+    assert "tabular: ε 0.25 of 1 spent (δ 1e-05); noise multiplier 4.2, chosen for the" in text
+    assert "the budget ends it in 25 epochs" in text
+
+    svc.record_privacy(gid, "tabular", attempt, noise_multiplier=4.2, last_step=5000, **plan)
+    assert "the budget allows 495 more epochs: its epoch limit ends it first" in shown(
+        svc.get_view(gid), 100
+    )
+    svc.record_privacy(gid, "tabular", attempt, noise_multiplier=4.2, last_step=50, **plan)
+    assert "the budget is spent: it ends at its next step" in shown(svc.get_view(gid), 100)
+
+
+def test_no_privacy_budget_without_differential_privacy(view) -> None:
+    assert "Privacy budget" not in shown(view, 100)
+    assert all(p.privacy is None for p in view.phases)

@@ -14,7 +14,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -22,9 +22,15 @@ from typing import Any
 
 from ffwd.adapters.checkpoints import phase_dir, safe_component
 from ffwd.adapters.engines.mostlyai.datasets_cache import cache_in
-from ffwd.adapters.engines.mostlyai.privacy import EngineEpsilon, sample_rate
+from ffwd.adapters.engines.mostlyai.privacy import (
+    EngineEpsilon,
+    engine_sampling,
+    resumed_history,
+)
 from ffwd.adapters.engines.mostlyai.relay import Kept, Relay
+from ffwd.adapters.privacy.rdp import OPACUS_ORDERS, RdpAccountant
 from ffwd.application.control import PhaseControl
+from ffwd.application.privacy import Sampling, held_out, plan_privacy
 from ffwd.application.spec import GeneratorSpec, TableSpec, TrainingSpec
 from ffwd.application.training import (
     Control,
@@ -95,11 +101,25 @@ class MostlyAIEngine:
         tabular_model: str = "MOSTLY_AI/Small",
         language_model: str = "MOSTLY_AI/LSTMFromScratch-3m",
         device: str | None = None,
+        accountant: RdpAccountant | None = None,
     ) -> None:
         self.root = Path(root) / "mostlyai"
         self.tabular_model = tabular_model
         self.language_model = language_model
         self.device = device
+        # The engine's DP-SGD is accounted by Opacus: the noise is chosen at Opacus' orders.
+        self.accountant = accountant or RdpAccountant(OPACUS_ORDERS)
+
+    def privacy_samplings(self, rows: Sequence[int], training: TrainingSpec) -> list[Sampling]:
+        """How each table's model samples under DP (one model, and ledger, per table), with
+        the tenth of the budget that value protection may spend set aside: for the spec
+        check."""
+        dp = training.differential_privacy
+        reserved = dp.max_epsilon / 10 if dp else 0.0
+        split = training.validation_split
+        return [
+            engine_sampling(r - held_out(r, split), training.batch_size, reserved) for r in rows
+        ]
 
     # Training.
 
@@ -200,13 +220,25 @@ class MostlyAIEngine:
         epsilon = None
         if dp is not None:
             stats = _stats(workspace)
-            epsilon = EngineEpsilon(
-                dp.noise_multiplier,
-                sample_rate(stats["trn_rows"], training.batch_size),
-                dp.delta,
-                stats["value_protection_epsilon"],
-                workspace / "ModelStore" / "model-data" / "dp-accountant.pt" if start else None,
+            protection = stats["value_protection_epsilon"]
+            sampling = engine_sampling(int(stats["trn_rows"]), training.batch_size, protection)
+            accountant_file = workspace / "ModelStore" / "model-data" / "dp-accountant.pt"
+            history = resumed_history(accountant_file if start else None)
+            plan = plan_privacy(
+                dp,
+                training,
+                sampling,
+                self.accountant,
+                epoch=start.epoch if start else 0,
+                step=start.step if start else 0,
+                spent=history,
             )
+            epsilon = EngineEpsilon(
+                plan.noise_multiplier, sampling.rate, dp.delta, protection, history
+            )
+            planned = getattr(control, "privacy", None)
+            if planned is not None:
+                planned(plan.shifted(step_offset))
         policies = None
         if many:  # each table's own stops; the phase's control keeps manual stop and time
             policies = PhaseControl(
@@ -238,7 +270,7 @@ class MostlyAIEngine:
                 max_training_time=None,  # our control keeps the time limit
                 batch_size=training.batch_size,
                 gradient_accumulation_steps=1,
-                differential_privacy=_dp_config(training),
+                differential_privacy=_dp_config(training, _noise(relay)),
                 model_state_strategy=(
                     ModelStateStrategy.resume if resume else ModelStateStrategy.reset
                 ),
@@ -265,7 +297,8 @@ class MostlyAIEngine:
                 f"differential_privacy.max_epsilon={dp.max_epsilon} ran out before mostlyai-engine "
                 f"kept a checkpoint for table {unit.table.name!r}: the only weights it saved "
                 f"(step {kept.step}) spent epsilon {kept.epsilon:.3g}, so they were deleted. "
-                "Raise max_epsilon or noise_multiplier, or train on more rows."
+                "Raise max_epsilon or noise_multiplier (or leave it out to have it chosen for "
+                "the budget), or train on more rows."
             )
         meta = _read_meta(workspace)
         meta["kept"] = kept.as_dict()
@@ -382,21 +415,29 @@ def _header(path: str) -> list[str]:
         return next(csv.reader(f), [])
 
 
-def _dp_config(training: TrainingSpec):
+def _dp_config(training: TrainingSpec, noise_multiplier: float | None = None):
     """Our privacy spec in the engine's terms; a tenth of the budget goes to value protection
-    (the rare categories and value ranges its analysis keeps)."""
+    (the rare categories and value ranges its analysis keeps). The engine trains at the noise
+    multiplier it is given (it chooses none itself, ADR 0022): ours, chosen for the budget;
+    its analysis uses none."""
     from mostlyai.engine.domain import DifferentialPrivacyConfig
 
     dp = training.differential_privacy
     if dp is None:
         return None
+    noise = {} if noise_multiplier is None else {"noise_multiplier": noise_multiplier}
     return DifferentialPrivacyConfig(
         max_epsilon=dp.max_epsilon,
         delta=dp.delta,
-        noise_multiplier=dp.noise_multiplier,
         max_grad_norm=dp.max_grad_norm,
         value_protection_epsilon=dp.max_epsilon / 10,
+        **noise,
     )
+
+
+def _noise(relay: Relay) -> float | None:
+    """The noise multiplier the relay accounts with (None without DP)."""
+    return relay.epsilon.noise_multiplier if isinstance(relay.epsilon, EngineEpsilon) else None
 
 
 def _stats(workspace: Path) -> dict[str, float]:

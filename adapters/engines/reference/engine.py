@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ffwd.adapters.checkpoints import FileCheckpointStore
+from ffwd.adapters.privacy.rdp import RdpAccountant
 from ffwd.application.spec import GeneratorSpec
 from ffwd.application.training import Control, PhaseJob, PhaseOutcome
 
@@ -17,14 +18,18 @@ class ReferenceEngine:
 
     name = "reference"
 
-    def __init__(self, checkpoints: FileCheckpointStore) -> None:
+    def __init__(
+        self, checkpoints: FileCheckpointStore, accountant: RdpAccountant | None = None
+    ) -> None:
         self.checkpoints = checkpoints
+        # Charges every step and chooses the noise for the budget (dp_accounting's RDP).
+        self.accountant = accountant or RdpAccountant()
 
     def train(self, job: PhaseJob, control: Control) -> PhaseOutcome:
         """Train until the control says stop; PhaseInterrupted passes through."""
         from ffwd.adapters.engines.reference import work
 
-        return work.train(self.checkpoints, job, control)
+        return work.train(self.checkpoints, job, control, self.accountant)
 
     def synthesize(
         self,

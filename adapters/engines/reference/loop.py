@@ -9,6 +9,8 @@ import numpy as np
 from ffwd.adapters.checkpoints import FileCheckpointStore
 from ffwd.adapters.engines.reference.phases import Phase
 from ffwd.adapters.engines.reference.privacy import PrivacyLedger
+from ffwd.adapters.privacy.rdp import RdpAccountant
+from ffwd.application.privacy import PrivacyPlan, plan_privacy
 from ffwd.application.training import Control, PhaseJob, PhaseOutcome, checkpoint_id
 
 MAX_EPOCHS = 10_000  # a safety cap: the control is expected to stop the phase long before
@@ -49,19 +51,34 @@ class Loop:
     """Runs one phase until the control says stop, keeping the best checkpoint on disk."""
 
     def __init__(
-        self, phase: Phase, job: PhaseJob, store: FileCheckpointStore, start: Start, extra: dict
+        self,
+        phase: Phase,
+        job: PhaseJob,
+        store: FileCheckpointStore,
+        start: Start,
+        extra: dict,
+        accountant: RdpAccountant,
     ) -> None:
         self.phase, self.job, self.store, self.extra = phase, job, store, extra
         self.epoch, self.step = start.epoch, start.step
         self.first_step = start.step
         self.dp = job.training.differential_privacy
         self.ledger = None
+        self.plan: PrivacyPlan | None = None
         if self.dp is not None:
+            history = start.privacy_history
+            self.plan = plan_privacy(
+                self.dp,
+                job.training,
+                phase.sampling,
+                accountant,
+                epoch=self.epoch,
+                step=self.step,
+                spent=[tuple(segment) for segment in history],
+            )
+            self.dp = self.dp.model_copy(update={"noise_multiplier": self.plan.noise_multiplier})
             self.ledger = PrivacyLedger(
-                phase.sampling_rate,
-                self.dp.noise_multiplier,
-                self.dp.delta,
-                start.privacy_history,
+                phase.sampling_rate, self.plan.noise_multiplier, self.dp.delta, history, accountant
             )
         self.kept: Kept | None = None
         self.val_loss: float | None = None
@@ -73,6 +90,9 @@ class Loop:
 
     def run(self, control: Control) -> PhaseOutcome:
         self.control = control
+        planned = getattr(control, "privacy", None)
+        if self.plan is not None and planned is not None:
+            planned(self.plan)
         if self.kept is not None:
             self._announce(self.kept)
         rng = np.random.default_rng([self.job.seed, self.step])

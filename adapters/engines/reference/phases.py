@@ -1,6 +1,5 @@
 """A trainable phase: groups of models over shared rows, one optimizer, one step at a time."""
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +10,7 @@ from ffwd.adapters.engines.reference.optim import Adam
 from ffwd.adapters.engines.reference.privacy import add_noise, clip_factors
 from ffwd.adapters.engines.reference.tabular import TableModel
 from ffwd.adapters.engines.reference.text import CharModel
+from ffwd.application.privacy import held_out, sampling
 from ffwd.application.spec import DifferentialPrivacySpec
 
 Model = TableModel | CharModel
@@ -43,7 +43,7 @@ def split_rows(n: int, fraction: float, seed: list[int]) -> tuple[np.ndarray, np
     order = np.random.default_rng(seed).permutation(n)
     if n < 2:
         return order, order
-    held = min(max(round(n * fraction), 1), n - 1)
+    held = held_out(n, fraction)
     return np.sort(order[held:]), np.sort(order[:held])
 
 
@@ -72,10 +72,11 @@ class Phase:
     def __init__(self, groups: list[Group], batch_size: int, learning_rate: float) -> None:
         self.groups = groups
         largest = max((len(g.train_rows) for g in groups), default=1)
-        self.steps_per_epoch = max(1, math.ceil(largest / batch_size))
         # Poisson sampling with one rate for all groups: every row is seen once per epoch
         # in expectation, and one accountant covers the whole phase.
-        self.sampling_rate = min(1.0, batch_size / max(largest, 1))
+        self.sampling = sampling(largest, batch_size)
+        self.steps_per_epoch = self.sampling.steps_per_epoch
+        self.sampling_rate = self.sampling.rate
         self.params = {k: v for g in groups for k, v in g.params().items()}
         self.masks = {k: v for g in groups for m in g.models for k, v in m.noise_masks().items()}
         models = [m for g in groups for m in g.models]

@@ -1,29 +1,10 @@
 """DP-SGD helpers: per-row clipping factors, Gaussian noise, and the privacy ledger."""
 
-import functools
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-
-@functools.cache
-def accounting() -> SimpleNamespace:
-    """dp_accounting, imported on first use: with scipy it takes seconds to import, which
-    every command that trains without DP (or does not train) would otherwise pay."""
-    from dp_accounting import GaussianDpEvent, PoissonSampledDpEvent
-    from dp_accounting.rdp import RdpAccountant
-    from dp_accounting.rdp.rdp_privacy_accountant import DEFAULT_RDP_ORDERS, compute_epsilon
-
-    return SimpleNamespace(
-        GaussianDpEvent=GaussianDpEvent,
-        PoissonSampledDpEvent=PoissonSampledDpEvent,
-        RdpAccountant=RdpAccountant,
-        compute_epsilon=compute_epsilon,
-        # The library's orders from 2 up: the ones below only matter for epsilons above ~20,
-        # and at sampling rates near 0.1 its series for them fails to converge (warning each).
-        orders=[order for order in DEFAULT_RDP_ORDERS if order >= 2],
-    )
+from ffwd.adapters.privacy.rdp import RdpAccountant
 
 
 def clip_factors(sq_norms: np.ndarray, max_grad_norm: float) -> np.ndarray:
@@ -47,34 +28,27 @@ def add_noise(
 
 
 class PrivacyLedger:
-    """Privacy spent by DP-SGD steps, from dp_accounting's RDP accountant.
-
-    Each step is `PoissonSampledDpEvent(q, GaussianDpEvent(noise_multiplier))`. Computing
-    an event's RDP takes the library ~50-80 ms, so it is computed once per (q, noise) and
-    composing n steps is the library's own `n * rdp` before its `compute_epsilon`: exactly
-    `RdpAccountant(orders).compose(event, n).get_epsilon(delta)`, at ~0.2 ms. Earlier segments
-    (a resumed checkpoint trained with other settings) compose the same way.
-    """
+    """Privacy spent by a phase's DP-SGD steps, cached per step count: the accountant's
+    epsilon of every earlier segment (a resumed checkpoint trained with other settings) and
+    of this one (exactly `RdpAccountant(orders).compose(event, n).get_epsilon(delta)`)."""
 
     def __init__(
-        self, sampling_rate: float, noise_multiplier: float, delta: float, history=()
+        self,
+        sampling_rate: float,
+        noise_multiplier: float,
+        delta: float,
+        history=(),
+        accountant: RdpAccountant | None = None,
     ) -> None:
+        self.accountant = accountant or RdpAccountant()
         self.delta = delta
         self.sampling_rate = min(1.0, sampling_rate)
         self.noise_multiplier = noise_multiplier
         self.history = [(float(q), float(s), int(n)) for q, s, n in history]
         self.base_steps = sum(n for _, _, n in self.history)
-        unit = self._unit(self.sampling_rate, noise_multiplier)
-        self._orders, self._step_rdp = unit.orders, unit.rdp
-        self._base_rdp = sum((n * self._unit(q, s).rdp for q, s, n in self.history), 0.0)
+        self._base_rdp = self.accountant.rdp(self.history)
+        self._step_rdp = self.accountant.unit(self.sampling_rate, noise_multiplier)
         self._cache: dict[int, float] = {}
-
-    @staticmethod
-    def _unit(q: float, noise_multiplier: float) -> Any:
-        dp = accounting()
-        accountant = dp.RdpAccountant(dp.orders)
-        accountant.compose(dp.PoissonSampledDpEvent(q, dp.GaussianDpEvent(noise_multiplier)))
-        return accountant
 
     def epsilon(self, steps: int) -> float:
         """Epsilon after `steps` steps in total (those of earlier segments included)."""
@@ -85,8 +59,7 @@ class PrivacyLedger:
                 self._cache.clear()
             now = max(steps - self.base_steps, 0)
             rdp = self._base_rdp + now * self._step_rdp
-            epsilon = accounting().compute_epsilon(self._orders, rdp, self.delta)[0]
-            self._cache[steps] = float(epsilon)
+            self._cache[steps] = self.accountant.epsilon_of_rdp(rdp, self.delta)
         return self._cache[steps]
 
     def state(self, steps: int) -> dict[str, Any]:

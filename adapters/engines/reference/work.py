@@ -25,6 +25,7 @@ from ffwd.adapters.engines.reference.loop import Loop, Start
 from ffwd.adapters.engines.reference.phases import Phase
 from ffwd.adapters.engines.reference.tabular import TableModel
 from ffwd.adapters.engines.reference.text import CharModel
+from ffwd.adapters.privacy.rdp import RdpAccountant
 from ffwd.application.spec import GeneratorSpec
 from ffwd.application.training import Control, PhaseJob, PhaseOutcome
 
@@ -34,7 +35,9 @@ TABULAR = "tabular"
 one_blas_thread = cache(single_thread_blas)
 
 
-def train(checkpoints: FileCheckpointStore, job: PhaseJob, control: Control) -> PhaseOutcome:
+def train(
+    checkpoints: FileCheckpointStore, job: PhaseJob, control: Control, accountant: RdpAccountant
+) -> PhaseOutcome:
     """Train until the control says stop; PhaseInterrupted passes through."""
     one_blas_thread()
     if job.kind not in (TABULAR, "text"):
@@ -65,7 +68,7 @@ def train(checkpoints: FileCheckpointStore, job: PhaseJob, control: Control) -> 
     if arrays is not None:
         phase.optimizer.restore(arrays)
     extra = {"tables": table_info(job.tables, data)}
-    return Loop(phase, job, checkpoints, start, extra).run(control)
+    return Loop(phase, job, checkpoints, start, extra, accountant).run(control)
 
 
 def synthesize(

@@ -68,7 +68,9 @@ class ControlledLoop:
 
     With `privacy` (Opacus), the control also gets `epsilon` and `next_epsilon` at every
     boundary, so the privacy-budget policy stops before a step would exceed the budget; a
-    first step that alone would exceed it raises ValueError before it is taken.
+    first step that alone would exceed it raises ValueError before it is taken. Make the
+    loader private with `calibrated_noise(job, loader, resumed)`: the spec's noise multiplier,
+    or the one its budget needs.
     `extra` adds the caller's own state to every checkpoint (vocabularies, encoders).
     """
 
@@ -99,6 +101,7 @@ class ControlledLoop:
 
     def epochs(self) -> Iterator[int]:
         """Epoch numbers (completed epochs so far) until the control says stop."""
+        self._announce_privacy()
         self._check_budget()
         while not self.stopped:
             yield self.epoch
@@ -144,6 +147,15 @@ class ControlledLoop:
 
     def _epsilon(self, more_steps: int) -> float | None:
         return None if self.privacy is None else self.privacy.epsilon(more_steps)
+
+    def _announce_privacy(self) -> None:
+        """Tell a control that records it the loop's noise multiplier and when its budget
+        runs out (the view's forecast)."""
+        planned = getattr(self.control, "privacy", None)
+        dp = self.job.training.differential_privacy
+        if self.privacy is None or planned is None or dp is None:
+            return
+        planned(self.privacy.plan(self.max_epsilon, dp.noise_multiplier is None, self.step))
 
     def _check_budget(self) -> None:
         if self.privacy is not None and self._epsilon(1) > self.max_epsilon:

@@ -102,7 +102,7 @@
       return;
     }
     const head = ["Phase", "State", "Epochs", "Elapsed", "Val loss"];
-    if (withPrivacy()) head.push("ε");
+    if (withPrivacy()) head.push("Privacy budget");
     head.push("Stop reason");
     const body = h("tbody");
     for (const p of view.phases) body.append(...buildRow(p));
@@ -127,7 +127,7 @@
       bar: h("span", { class: "bar-fill" }),
       elapsed: h("td", { class: "num elapsed" }),
       loss: h("td", { class: "num" }),
-      eps: withPrivacy() ? h("td", { class: "num" }) : null,
+      eps: withPrivacy() ? h("td", { class: "budget-cell" }) : null,
       note: h("td", { class: "note" }),
     };
     r.tr = h("tr", { "data-phase": p.id },
@@ -212,7 +212,7 @@
       r.bar.className = `bar-fill bar-${p.state}`;
       r.elapsed.textContent = ffwd.duration(elapsedOf(p, performance.now()));
       r.loss.textContent = ffwd.number(p.val_loss);
-      if (r.eps) r.eps.textContent = ffwd.number(p.epsilon, 2);
+      if (r.eps) renderBudget(r.eps, p, limit);
       r.note.replaceChildren(...[phaseNote(p)].flat().filter(Boolean));
       showCurve(p, r);
     }
@@ -256,6 +256,44 @@
   window.addEventListener("resize", () => {
     for (const c of curves.values()) if (c.chart) c.chart.resize();
   });
+
+  // The privacy budget: a bar of epsilon spent against the maximum, and the forecast of how
+  // many more epochs it pays for (to pre-queue a stop knowing when the budget ends the phase).
+  function renderBudget(cell, p, limit) {
+    const b = p.privacy;
+    if (!b) { cell.textContent = ffwd.number(p.epsilon, 2); return; }
+    const spent = b.epsilon || 0;
+    const share = b.max_epsilon ? Math.min(spent / b.max_epsilon, 1) : 0;
+    const fill = h("span", { class: "bar-fill budget-fill" });
+    fill.style.width = `${Math.round(share * 1000) / 10}%`;
+    cell.replaceChildren(
+      h("span", { class: "num budget-value" },
+        `ε ${ffwd.number(spent, 2)} of ${b.max_epsilon}`),
+      h("span", {
+        class: "bar budget-bar", role: "meter", "aria-valuemin": 0,
+        "aria-valuemax": b.max_epsilon, "aria-valuenow": spent,
+        "aria-label": `Privacy budget of ${p.id}: epsilon ${ffwd.number(spent, 2)} of ` +
+          `${b.max_epsilon} spent`,
+      }, fill),
+      h("span", { class: "sub budget-forecast" }, budgetForecast(p, b, limit)));
+  }
+
+  function budgetForecast(p, b, limit) {
+    const noise = b.noise_multiplier === null ? "" : ` · noise ${ffwd.number(b.noise_multiplier, 2)}`;
+    const left = b.epochs_left;
+    if (left === null || left === undefined) {
+      return b.noise_multiplier === null
+        ? `noise chosen for the budget when it starts · δ ${b.delta}`
+        : `noise ${ffwd.number(b.noise_multiplier, 2)} · δ ${b.delta}`;
+    }
+    let words;
+    if (left >= 1e6) words = "the budget does not limit it";
+    else if (ffwd.TERMINAL.has(p.state)) words = `allows ${left} more epochs`;
+    else if (left === 0) words = "spent: ends at the next step";
+    else if (limit && left >= limit - p.epoch) words = `${left} epochs left: the epoch limit comes first`;
+    else words = `ends the phase in ${left} epochs`;
+    return `${words}${noise}`;
+  }
 
   function updateCancel() {
     const cancel = document.getElementById("cancel");
@@ -361,6 +399,13 @@
           title: `${label}: epoch ${d.epoch}`, progress: true,
           detail: `step ${d.step} · ${ffwd.duration(d.elapsed_s)}` +
             (d.val_loss === null || d.val_loss === undefined ? "" : ` · val loss ${ffwd.number(d.val_loss)}`),
+        };
+      case "PrivacyPlanned":
+        return {
+          title: `${label}: noise multiplier ${ffwd.number(d.noise_multiplier, 2)}`,
+          progress: true,
+          detail: (d.calibrated ? "chosen for the privacy budget" : "as the spec sets it") +
+            ` · the budget lasts until step ${d.last_step} (${d.steps_per_epoch} steps an epoch)`,
         };
       case "PhaseSucceeded":
         return {

@@ -3,6 +3,7 @@ a stop is not applicable, a cancel during `anonymize` keeps nothing, a bad spec 
 
 import csv
 import json
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -162,6 +163,9 @@ class BlockingAnonymizer:
     def __init__(self) -> None:
         self.started, self.release = threading.Event(), threading.Event()
 
+    def unavailable(self) -> str | None:
+        return None
+
     def check(self, spec) -> list[str]:
         return []
 
@@ -270,4 +274,22 @@ def test_a_column_of_the_wrong_type_is_rejected_at_create(svc, data_dir):
         "anonymization.columns.customers.country: perturb_number needs numbers; "
         "row 1's value is not one"
     ]
+    assert svc.list_generators().items == [] and files_under(data_dir) == []
+
+
+def test_without_its_extra_an_anonymization_generator_is_refused_at_create(
+    svc, data_dir, monkeypatch
+):
+    # aindo-anonymize as if it were not installed: its import fails
+    monkeypatch.setitem(sys.modules, "aindo", None)
+    monkeypatch.setitem(sys.modules, "aindo.anonymize", None)
+    columns = {"customers": {"nickname": {"technique": "swap"}}}
+    with pytest.raises(errors.InvalidSpec) as e:
+        create_sample(svc, anonymization={"columns": columns})
+    assert e.value.problems[0] == (
+        "kind: anonymization needs aindo-anonymize, which is not installed: "
+        "pip install 'ffwd[anonymization]'"
+    )
+    # listed with the spec's own problems
+    assert e.value.problems[1].startswith("anonymization.columns.customers: no such columns")
     assert svc.list_generators().items == [] and files_under(data_dir) == []

@@ -15,6 +15,10 @@ class ScriptedControl:
     interrupt_at_step: int | None = None
     max_epsilon: float | None = None
     calls: list[tuple[int, int, dict | None]] = field(default_factory=list)
+    plans: list = field(default_factory=list)
+
+    def privacy(self, plan) -> None:
+        self.plans.append(plan)
 
     def boundary(
         self, epoch: int, step: int, metrics: Mapping[str, float] | None = None

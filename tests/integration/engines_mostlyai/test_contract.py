@@ -3,6 +3,8 @@ returns `{"stopExecution": True}` ends training right after that optimizer step,
 keeps a checkpoint. If a new engine version stops honouring it, these tests fail loudly: do
 not widen `SUPPORTED` until they pass again (ADR 0015)."""
 
+import json
+import math
 from importlib import metadata
 from pathlib import Path
 
@@ -77,3 +79,39 @@ def test_stop_execution_ends_training_after_that_step_and_keeps_a_checkpoint(
     log = pd.read_csv(model_data / "progress-messages.csv")
     assert log["steps"].max() == STOP_AT
     assert log["is_checkpoint"].max() == 1
+
+
+def test_the_engine_trains_at_the_noise_it_is_given_and_chooses_none_for_the_budget(
+    customers_csv: Path, tmp_path: Path
+) -> None:
+    """What ADR 0022 says of the engine: it does not calibrate its noise to `max_epsilon`. At
+    its given noise multiplier a budget too small for one epoch is spent in that epoch, and the
+    engine only notices at the epoch's end (its epsilon check), so ffwd chooses the noise."""
+    from mostlyai.engine import train
+    from mostlyai.engine.domain import DifferentialPrivacyConfig
+    from opacus.accountants import RDPAccountant
+
+    workspace = tmp_path / "ws"
+    _stage(workspace, pd.read_csv(customers_csv), "tabular")
+    dp = DifferentialPrivacyConfig(
+        max_epsilon=1.0, noise_multiplier=1.5, value_protection_epsilon=0
+    )
+    with cache_in(tmp_path / "datasets-cache"):
+        train(
+            workspace_dir=workspace,
+            max_epochs=5,
+            batch_size=16,
+            gradient_accumulation_steps=1,
+            differential_privacy=dp,
+        )
+
+    log = pd.read_csv(workspace / "ModelStore" / "model-data" / "progress-messages.csv")
+    reported = log.dropna(subset=["dp_eps"])
+    steps = int(reported["steps"].iloc[0])
+    stats = json.loads((workspace / "ModelStore" / "tgt-stats" / "stats.json").read_text())
+    batches = math.ceil(stats["no_of_training_records"] / 16)
+    accountant = RDPAccountant()
+    accountant.history = [(1.5, 1 / batches, steps)]
+    assert reported["dp_eps"].iloc[0] == pytest.approx(accountant.get_epsilon(1e-5), abs=0.006)
+    assert reported["dp_eps"].iloc[0] > 1.0  # over the budget: no noise was chosen for it
+    assert log["epoch"].max() <= 1  # and the engine stopped itself at that epoch's end

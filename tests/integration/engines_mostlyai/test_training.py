@@ -85,17 +85,8 @@ def test_early_stopping_from_the_engines_validation_loss(
     assert outcome.val_loss == validations[-1]
 
 
-def test_the_privacy_budget_stops_before_it_is_exceeded(
-    engine: MostlyAIEngine, customers: TableSpec, generator_id: str
-) -> None:
-    spec = training(max_epochs=20, differential_privacy={"max_epsilon": 6.0})
-    control = RecordingControl(spec)
-    outcome = engine.train(job(generator_id, customers, spec), control)
-    assert outcome.reasons == ("privacy_budget_exhausted",)
-    assert outcome.epsilon <= 6.0 and outcome.checkpoint["epsilon"] <= 6.0
-    last = control.calls[-1][2]
-    assert last["next_epsilon"] > 6.0 >= last["epsilon"]
-    # our per-step epsilon agrees with what the engine reported (it rounds to 0.01)
+def assert_engine_reported_our_epsilon(engine, generator_id: str, control) -> None:
+    """Our per-step epsilon agrees with every epsilon the engine reported (rounded to 0.01)."""
     ours = {step: m["epsilon"] for _, step, m in control.calls}
     log = pd.read_csv(
         engine.attempt_folder(generator_id, "tabular", 1)
@@ -108,10 +99,40 @@ def test_the_privacy_budget_stops_before_it_is_exceeded(
         assert ours[int(step)] == pytest.approx(eps, abs=0.006)
 
 
+def test_the_privacy_budget_stops_before_it_is_exceeded(
+    engine: MostlyAIEngine, customers: TableSpec, generator_id: str
+) -> None:
+    dp = {"max_epsilon": 6.0, "noise_multiplier": 1.0}
+    spec = training(max_epochs=20, differential_privacy=dp)
+    control = RecordingControl(spec)
+    outcome = engine.train(job(generator_id, customers, spec), control)
+    assert outcome.reasons == ("privacy_budget_exhausted",)
+    assert outcome.epsilon <= 6.0 and outcome.checkpoint["epsilon"] <= 6.0
+    last = control.calls[-1][2]
+    assert last["next_epsilon"] > 6.0 >= last["epsilon"]
+    assert_engine_reported_our_epsilon(engine, generator_id, control)
+
+
+def test_the_noise_is_chosen_for_the_budget_and_the_engine_trains_with_it(
+    engine: MostlyAIEngine, customers: TableSpec, generator_id: str
+) -> None:
+    spec = training(max_epochs=4, differential_privacy={"max_epsilon": 6.0})
+    control = RecordingControl(spec)
+    outcome = engine.train(job(generator_id, customers, spec), control)
+
+    plan = control.plan
+    assert plan.calibrated and plan.steps_per_epoch == STEPS_PER_EPOCH
+    assert plan.last_step >= 4 * STEPS_PER_EPOCH  # the budget pays for every planned epoch
+    assert "max_epochs_reached" in outcome.reasons
+    assert outcome.epsilon <= 6.0 and outcome.checkpoint["epsilon"] <= 6.0
+    # the engine spent what our accounting at the chosen noise says: it trained with it
+    assert_engine_reported_our_epsilon(engine, generator_id, control)
+
+
 def test_a_budget_spent_before_the_first_checkpoint_fails_the_phase(
     engine: MostlyAIEngine, customers: TableSpec, generator_id: str
 ) -> None:
-    spec = training(differential_privacy={"max_epsilon": 2.0})
+    spec = training(differential_privacy={"max_epsilon": 2.0, "noise_multiplier": 1.0})
     with pytest.raises(ValueError, match=r"max_epsilon=2\.0 ran out before mostlyai-engine kept"):
         engine.train(job(generator_id, customers, spec), RecordingControl(spec))
     model_data = (
@@ -183,11 +204,12 @@ def test_continue_training_resumes_weights_counters_and_optimizer(
 def test_continue_training_keeps_spending_the_same_privacy_budget(
     engine: MostlyAIEngine, customers: TableSpec, generator_id: str
 ) -> None:
-    spec = training(max_epochs=1, differential_privacy={"max_epsilon": 20.0})
+    dp = {"max_epsilon": 20.0, "noise_multiplier": 1.0}
+    spec = training(max_epochs=1, differential_privacy=dp)
     first = engine.train(job(generator_id, customers, spec), RecordingControl(spec))
     resume = {**first.checkpoint, "generator": generator_id}
     child = "00000000-0000-4000-8000-000000000002"
-    more = training(max_epochs=2, differential_privacy={"max_epsilon": 20.0})
+    more = training(max_epochs=2, differential_privacy=dp)
     control = RecordingControl(more)
     engine.train(job(child, customers, more, resume=resume), control)
     assert control.calls[0][2]["epsilon"] > first.checkpoint["epsilon"]

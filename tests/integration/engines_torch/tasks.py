@@ -7,7 +7,12 @@ import torch
 from opacus import PrivacyEngine
 from torch.utils.data import DataLoader, TensorDataset
 
-from ffwd.adapters.engines.torch import ControlledLoop, OpacusBudget, TorchCheckpoints
+from ffwd.adapters.engines.torch import (
+    ControlledLoop,
+    OpacusBudget,
+    TorchCheckpoints,
+    calibrated_noise,
+)
 from ffwd.application.spec import TrainingSpec
 from ffwd.application.training import Control, PhaseJob, PhaseOutcome
 
@@ -48,12 +53,14 @@ def train(job: PhaseJob, control: Control, store: TorchCheckpoints) -> PhaseOutc
     budget = None
     dp = job.training.differential_privacy
     if dp is not None:
+        parent = job.resume_from
+        resumed = store.load(parent["generator"], job.phase_id, parent["id"]) if parent else None
         engine = PrivacyEngine(accountant="rdp")
         model, optimizer, loader = engine.make_private(
             module=model,
             optimizer=optimizer,
             data_loader=loader,
-            noise_multiplier=dp.noise_multiplier,
+            noise_multiplier=calibrated_noise(job, loader, resumed),
             max_grad_norm=dp.max_grad_norm,
         )
         budget = OpacusBudget.of(engine, optimizer, loader, dp.delta)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from opacus.accountants.utils import get_noise_multiplier
 
 from ffwd.adapters.engines.torch import TorchCheckpoints
 from ffwd.application.training import PhaseInterrupted
@@ -65,8 +66,28 @@ def test_opacus_epsilon_stops_the_loop_before_the_budget_is_exceeded(store) -> N
     assert epsilons == sorted(epsilons) and epsilons[0] > 0
 
 
+def test_the_noise_is_calibrated_to_the_budget_through_opacus(store) -> None:
+    spec = training(max_epochs=10, differential_privacy={"max_epsilon": 2.0})
+    control = RecordingControl(spec)
+    outcome = train(job(spec), control, store)
+
+    plan = control.plan
+    assert plan.calibrated and plan.steps_per_epoch == STEPS_PER_EPOCH
+    # Opacus' own calibration for the same budget, within its tolerance (0.01 in epsilon)
+    opacus = get_noise_multiplier(
+        target_epsilon=2.0, target_delta=1e-5, sample_rate=1 / STEPS_PER_EPOCH, steps=40
+    )
+    assert plan.noise_multiplier <= opacus <= plan.noise_multiplier * 1.05
+    assert plan.last_step == 40  # the budget pays for every planned step, and no more
+    # the last planned step is the last the budget allows: the loop stops there, before the
+    # epoch's validation
+    assert outcome.step == 40 and outcome.reasons == ("privacy_budget_exhausted",)
+    last = control.calls[-1][2]
+    assert last["epsilon"] == outcome.epsilon <= 2.0 < last["next_epsilon"]
+
+
 def test_a_budget_too_small_for_one_step_fails_before_training(store) -> None:
-    spec = training(differential_privacy={"max_epsilon": 0.01})
+    spec = training(differential_privacy={"max_epsilon": 0.01, "noise_multiplier": 1.0})
     control = RecordingControl(spec)
     with pytest.raises(ValueError, match="does not allow one more training step"):
         train(job(spec), control, store)

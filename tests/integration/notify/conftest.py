@@ -138,6 +138,29 @@ def failed_step(svc: GeneratorService, spec: dict[str, Any]) -> str:
     return str(gid)
 
 
+def private(svc: GeneratorService, spec: dict[str, Any]) -> str:
+    """A private tabular phase that records the noise it chose for its budget."""
+    dp = {"differential_privacy": {"max_epsilon": 1.0}}
+    gid = svc.create_generator({**spec, "training": {**spec.get("training", {}), **dp}})
+    attempt = svc.start_phase(gid, "tabular", "w1")
+    plan = {"calibrated": True, "sampling_rate": 0.1, "steps_per_epoch": 10, "last_step": 300}
+    svc.record_privacy(gid, "tabular", attempt, noise_multiplier=2.0, **plan)
+    return str(gid)
+
+
 def notified_keys(svc: GeneratorService, gids: list[str]) -> set[str]:
     """The idempotency keys of every event of these generators that notifies under "*"."""
     return {f"{g}:{e.version}" for g in gids for e in svc.history(g) if e.type not in NEVER_TOLD}
+
+
+def preempted(svc: GeneratorService, spec: dict[str, Any]) -> str:
+    """A worker shutting down hands its phase back, then its synthesis; both run again."""
+    gid = svc.create_generator(spec)
+    attempt = svc.start_phase(gid, "tabular", "w1")
+    svc.release_phase(
+        gid, "tabular", attempt, epoch=3, step=30, elapsed_s=1.5, kept=checkpoint("ckpt-t")
+    )
+    trained(svc, gid, ["max_epochs_reached"], epoch=4, step=40, elapsed_s=2.0)
+    attempt = svc.start_step(gid, "synthesis", "w2")
+    svc.release_step(gid, "synthesis", attempt)
+    return str(gid)

@@ -12,6 +12,8 @@ from tests.integration.notify.conftest import (
     SECRET,
     cancelled,
     failed_step,
+    preempted,
+    private,
     stopped_then_failed,
     succeeded,
     webhook,
@@ -21,7 +23,7 @@ from tests.integration.notify.conftest import (
 def test_every_event_type_is_delivered_signed_with_its_payload(svc, sample_spec, receiver):
     delivery = start_delivery(svc.store, webhook(receiver.url))
     try:
-        makers = (stopped_then_failed, succeeded, cancelled, failed_step)
+        makers = (stopped_then_failed, succeeded, cancelled, failed_step, private, preempted)
         gids = [make(svc, sample_spec) for make in makers]
         histories = [svc.history(g) for g in gids]
         expected = sum(1 for h in histories for e in h if e.type != "Heartbeat")
@@ -62,6 +64,8 @@ def test_every_event_type_is_delivered_signed_with_its_payload(svc, sample_spec,
     step = next(b for b in bodies if b["type"] == "step.failed")
     assert (step["step"], step["error"]) == ("synthesis", "disk full")
     assert next(b for b in bodies if b["type"] == "generator.succeeded")["state"] == "succeeded"
+    planned = next(b for b in bodies if b["type"] == "phase.privacy_planned")
+    assert (planned["phase"], planned["data"]["noise_multiplier"]) == ("tabular", 2.0)
     # Order per generator is the order of its history.
     versions = defaultdict(list)
     for b in bodies:
