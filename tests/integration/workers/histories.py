@@ -19,9 +19,12 @@ RUNNER_EVENTS = {
     "Heartbeat": "part",
     "StepSucceeded": "pipeline_step",
     "StepFailed": "pipeline_step",
+    "PhaseReleased": "phase",
+    "StepReleased": "pipeline_step",
 }
 CLAIMS = {"PhaseStarted": "phase", "StepStarted": "pipeline_step", "TakenOver": "part"}
 PHASE_SCOPED = {
+    "PhaseReleased",
     "StopRequested",
     "PhaseStarted",
     "PhaseProgressed",
@@ -47,7 +50,7 @@ def check_history(
     sampled = {1, len(events), *random.Random(len(events)).sample(every, min(4, len(events)))}
     versions = [e.originator_version for e in events]
     assert versions == list(range(1, len(events) + 1)), f"versions not contiguous: {versions}"
-    facts: dict[str, Any] = {"takeovers": [], "stops": [], "cancelled_by": None}
+    facts: dict[str, Any] = {"takeovers": [], "stops": [], "cancelled_by": None, "releases": []}
     g: Generator | None = None
     attempts: dict[str, int] = {}
     stop_asked: set[str] = set()
@@ -83,6 +86,21 @@ def check_history(
                 assert before.steps[order[i - 1]].state == "succeeded", f"v{n} step order"
         if name in ("PhaseSucceeded", "PhaseFailed"):
             assert before.phases[event.phase].state in LIVE, f"v{n} {name} from a non-live phase"
+        if name == "PhaseReleased":
+            # Preemption hands back a running phase (a stopping one lands its stop instead),
+            # and it resumes from exactly the checkpoint it was released with.
+            assert before.phases[event.phase].state == "running", f"v{n} released a non-running"
+            facts["releases"].append((event.phase, event.attempt, event.epoch, event.kept))
+        if name == "StepReleased":
+            assert before.steps[event.pipeline_step].state == "running", f"v{n} released step"
+        if name in ("PhaseStarted", "TakenOver") and facts["releases"]:
+            part = getattr(event, CLAIMS[name])
+            released = [r for r in facts["releases"] if r[0] == part]
+            if released and released[-1][3] and before.part(part).state == "pending":
+                kept = released[-1][3]
+                assert before.phases[part].resume_from["id"] == kept["id"], (
+                    f"v{n} {part} resumes from another checkpoint than it was released with"
+                )
         if name == "StopRequested":
             stop_asked.add(event.phase)
             facts["stops"].append((event.phase, event.phase_state_then, event.requested_by))
