@@ -11,6 +11,7 @@ from pathlib import Path
 
 from benchmarks import (
     control,
+    distributed,
     engines,
     http,
     many_workers,
@@ -34,6 +35,7 @@ MODULES = {
     "scale": scale,
     "many_workers": many_workers,
     "privacy": privacy,
+    "distributed": distributed,
 }
 RESULTS = Path(__file__).with_name("results.json")
 

@@ -196,23 +196,44 @@ def history_table(entries: list[HistoryEntry]) -> Table:
     table = Table(title="History", expand=True)
     for column in ("version", "time", "event", "phase", "who", "details"):
         table.add_column(column, overflow="fold")
+    released: dict[str, HistoryEntry] = {}  # phases handed back, until they start again
     for e in entries:
+        words = _words(e, released)
         table.add_row(
             str(e.version),
             _time(e.timestamp),
             plain(e.type),
             plain(e.phase or e.pipeline_step or ""),
             plain(e.requested_by or ""),
-            plain(_details(e)),
+            plain("; ".join(w for w in (words, _details(e)) if w)),
         )
     return table
+
+
+def _words(e: HistoryEntry, released: dict[str, HistoryEntry]) -> str:
+    """Preemptions said in words: where the phase was handed back, and who resumed it."""
+    if e.type == "PhaseReleased" and e.phase:
+        released[e.phase] = e
+        return f"preempted at epoch {e.data['epoch']}, step {e.data['step']}"
+    if e.type in ("PhaseStarted", "TakenOver") and e.phase in released:
+        before = released.pop(e.phase)
+        if e.type == "PhaseStarted":
+            return (
+                f"resumed by {e.data['worker']} after its preemption at epoch "
+                f"{before.data['epoch']}, step {before.data['step']}"
+            )
+    if e.type == "StepReleased":
+        return "preempted: runs again"
+    return ""
 
 
 def _time(t: datetime) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
-_SKIP = {"phase", "pipeline_step", "requested_by", "spec", "phases", "steps"}
+# `epochs` are the learning curve's rows: `ffwd metrics` shows them
+_SKIP = {"phase", "pipeline_step", "requested_by", "spec", "phases", "steps", "epochs"}
+_CHECKPOINTS = {"checkpoint", "kept", "resume_from"}
 
 
 def _details(e: HistoryEntry) -> str:
@@ -222,7 +243,7 @@ def _details(e: HistoryEntry) -> str:
             continue
         if key == "reasons":
             value = reason_labels(value)
-        elif key == "checkpoint":
+        elif key in _CHECKPOINTS and isinstance(value, dict):
             value = value.get("id")
         elif isinstance(value, float):
             value = f"{value:.4g}"

@@ -11,6 +11,10 @@ Checkpoints are Lightning's own: the best by `val_loss` from its ModelCheckpoint
 the phase stopped before any validation, `last.ckpt` written by this callback. Each carries
 this callback's state (counters, validation loss, the stop reasons). A cancel raises
 PhaseInterrupted out of `trainer.fit` at once.
+
+With a distributed strategy (`ddp`), every rank has the callback; rank 0's has the phase's
+control, the others' None. Rank 0 decides at each boundary and every rank sets
+`should_stop` at the same step with the same reasons (ADR 0026).
 """
 
 import math
@@ -21,6 +25,7 @@ import lightning.pytorch as pl
 import torch
 
 from ffwd.adapters.engines.torch.privacy import OpacusBudget, with_privacy
+from ffwd.adapters.engines.torch.ranks import Ranks
 from ffwd.application.training import Control, PhaseOutcome
 
 
@@ -29,7 +34,7 @@ class ControlCallback(pl.Callback):
 
     def __init__(
         self,
-        control: Control,
+        control: Control | None,
         *,
         monitor: str = "val_loss",
         budget: OpacusBudget | None = None,
@@ -42,8 +47,15 @@ class ControlCallback(pl.Callback):
         self.stopped = False
         self.reasons: tuple[str, ...] = ()
         self.checkpoint_path: str | None = None
+        self.ranks = Ranks()
 
     # Lightning hooks.
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        # the strategy starts torch.distributed inside `fit`: the ranks are known from here
+        self.ranks = Ranks()
+        if self.control is None and self.ranks.leader:
+            raise ValueError("rank 0 (or a single process) needs the phase's control")
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self.stopped:
@@ -116,7 +128,8 @@ class ControlCallback(pl.Callback):
     # Internals.
 
     def _ask(self, trainer: pl.Trainer, metrics: dict[str, float] | None) -> None:
-        decision = self.control.boundary(self.epoch, self.step, with_privacy(metrics, self.budget))
+        metrics = with_privacy(metrics, self.budget)
+        decision = self.ranks.decide(lambda: self.control.boundary(self.epoch, self.step, metrics))
         if decision.stop:
             self.stopped, self.reasons = True, decision.reasons
             trainer.should_stop = True

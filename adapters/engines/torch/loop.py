@@ -12,6 +12,10 @@ keep the best checkpoint, resume from one (ADR 0015).
         else:
             loop.after_epoch(val_loss=validate(model))
     return loop.outcome()
+
+Under `torch.distributed` (DDP), every rank runs the same loop; rank 0 passes the phase's
+control and the others None. Rank 0 decides at each boundary and every rank follows at the
+same step (ADR 0026); rank 0 alone writes checkpoints, and every rank returns the same outcome.
 """
 
 import math
@@ -24,6 +28,7 @@ import torch
 
 from ffwd.adapters.checkpoints import phase_dir, safe_component
 from ffwd.adapters.engines.torch.privacy import OpacusBudget, with_privacy
+from ffwd.adapters.engines.torch.ranks import Ranks
 from ffwd.application.training import Control, PhaseJob, PhaseOutcome, checkpoint_id
 
 
@@ -77,14 +82,18 @@ class ControlledLoop:
     def __init__(
         self,
         job: PhaseJob,
-        control: Control,
+        control: Control | None,
         model: torch.nn.Module,
         optimizer: torch.optim.Optimizer,
         store: TorchCheckpoints,
         *,
         privacy: OpacusBudget | None = None,
         extra: Callable[[], dict[str, Any]] | None = None,
+        ranks: Ranks | None = None,
     ) -> None:
+        self.ranks = ranks or Ranks()
+        if control is None and self.ranks.leader:
+            raise ValueError("rank 0 (or a single process) needs the phase's control")
         self.job, self.control, self.store = job, control, store
         self.model, self.optimizer, self.privacy = model, optimizer, privacy
         self.extra = extra or dict
@@ -117,6 +126,7 @@ class ControlledLoop:
         loss is the best so far, and asks the control with it. True when the loop must stop."""
         self.epoch += 1
         metrics = None
+        val_loss = self.ranks.leaders(val_loss)  # every rank keeps what rank 0 keeps
         if val_loss is not None:
             self.val_loss = float(val_loss)
             metrics = {"val_loss": self.val_loss}
@@ -140,7 +150,8 @@ class ControlledLoop:
     # Internals.
 
     def _ask(self, metrics: dict[str, float] | None) -> bool:
-        decision = self.control.boundary(self.epoch, self.step, with_privacy(metrics, self.privacy))
+        metrics = with_privacy(metrics, self.privacy)
+        decision = self.ranks.decide(lambda: self.control.boundary(self.epoch, self.step, metrics))
         if decision.stop:
             self.stopped, self.reasons = True, decision.reasons
         return decision.stop
@@ -153,7 +164,7 @@ class ControlledLoop:
         runs out (the view's forecast)."""
         planned = getattr(self.control, "privacy", None)
         dp = self.job.training.differential_privacy
-        if self.privacy is None or planned is None or dp is None:
+        if self.privacy is None or planned is None or dp is None or not self.ranks.leader:
             return
         planned(self.privacy.plan(self.max_epsilon, dp.noise_multiplier is None, self.step))
 
@@ -166,26 +177,33 @@ class ControlledLoop:
 
     def _keep(self) -> None:
         kept_id = checkpoint_id(self.job, self.epoch, self.step)
-        kept = {
-            "id": kept_id,
-            "epoch": self.epoch,
-            "step": self.step,
-            "val_loss": self.val_loss,
-            "epsilon": self._epsilon(0),
-        }
+        previous, self.kept = (
+            self.kept,
+            {
+                "id": kept_id,
+                "epoch": self.epoch,
+                "step": self.step,
+                "val_loss": self.val_loss,
+                "epsilon": self._epsilon(0),
+            },
+        )
+        if not self.ranks.leader:
+            return
         state = {
             "model": _module(self.model).state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "checkpoint": kept,
+            "checkpoint": self.kept,
             "extra": self.extra(),
         }
         if self.privacy is not None:
             state["accountant"] = self.privacy.accountant.state_dict()
         job = self.job
         self.store.save(job.generator_id, job.phase_id, kept_id, state)
-        previous, self.kept = self.kept, kept
         if previous is not None and previous["id"] != kept_id:
             self.store.delete(job.generator_id, job.phase_id, previous["id"])
+        told = getattr(self.control, "kept", None)
+        if told is not None:
+            told(dict(self.kept))
 
     def _resume(self, parent: dict[str, Any]) -> None:
         state = self.store.load(parent["generator"], self.job.phase_id, parent["id"])
@@ -202,7 +220,8 @@ class ControlledLoop:
         self.epoch, self.step, self.val_loss = saved["epoch"], saved["step"], saved["val_loss"]
         # the resumed model is the best so far until an epoch beats it: a copy of it is this
         # generator's first kept checkpoint
-        self.store.save(self.job.generator_id, self.job.phase_id, saved["id"], state)
+        if self.ranks.leader:
+            self.store.save(self.job.generator_id, self.job.phase_id, saved["id"], state)
         self.kept = dict(saved)
 
 
@@ -213,5 +232,8 @@ def _better(val_loss: float, kept: float | None) -> bool:
 
 
 def _module(model: torch.nn.Module) -> torch.nn.Module:
-    """The plain module under an Opacus GradSampleModule, so checkpoints load anywhere."""
+    """The plain module under DistributedDataParallel and under an Opacus GradSampleModule
+    (`_module`), so checkpoints load anywhere."""
+    if isinstance(model, torch.nn.parallel.DistributedDataParallel):
+        return _module(model.module)
     return getattr(model, "_module", model)

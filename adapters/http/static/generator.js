@@ -18,7 +18,9 @@
   let streamEnded = false;
   // What the timeline says of each phase's curve: its epoch when a stop was asked for,
   // and the epoch where a stop landed.
-  const timeline = { lastEpoch: new Map(), stopAskedAt: new Map(), stopLandedAt: new Map() };
+  const timeline = {
+    lastEpoch: new Map(), stopAskedAt: new Map(), stopLandedAt: new Map(), released: new Map(),
+  };
   const curves = new Map();     // phase id -> { chart, rows, fetched, loading }
 
   // ---- The header and the generator's facts -------------------------------------------
@@ -168,8 +170,18 @@
       return h("span", { class: "queued-note" },
         "Stop requested: ends at the next step boundary");
     }
+    if (p.state === "pending" && p.preemptions) {
+      return h("span", { class: "queued-note preempted" },
+        `Preempted at epoch ${p.epoch}, step ${p.step}: resumes` +
+        (p.best ? ` from epoch ${p.best.epoch}, step ${p.best.step}` : "") +
+        " on the next free worker");
+    }
     if (p.state === "pending" && p.kind === "text") {
       return h("span", { class: "sub" }, "Queued behind tabular training");
+    }
+    if (p.state === "running" && p.preemptions) {
+      return h("span", { class: "sub preempted" },
+        `Preempted ${p.preemptions === 1 ? "once" : `${p.preemptions} times`}, resumed each time`);
     }
     return "";
   }
@@ -381,11 +393,30 @@
         return { title: "Generator created", detail: d.parent ? `continues ${d.parent}` : "" };
       case "Started": return { title: "Generator started" };
       case "PhaseStarted":
+        if (e.resumesRelease) {
+          const r = e.resumesRelease;
+          return {
+            title: `${label} resumed by ${d.worker}`,
+            detail: `attempt ${d.attempt}, from epoch ${r.epoch}, step ${r.step} where it was preempted`,
+          };
+        }
         return {
           title: `${label} started`,
           detail: d.state === "stopping"
             ? "a stop was pre-queued: it ends at its first step boundary"
             : `attempt ${d.attempt} on ${d.worker}`,
+        };
+      case "PhaseReleased":
+        return {
+          title: `${label} preempted at epoch ${d.epoch}, step ${d.step}`, kind: "stop",
+          detail: `${d.worker || "its worker"} was shutting down and handed it back` +
+            (d.kept ? `; resumes from ${d.kept.id}` : "; resumes from where it began") +
+            " on the next free worker",
+        };
+      case "StepReleased":
+        return {
+          title: `${step} preempted`, kind: "stop",
+          detail: `${d.worker || "its worker"} was shutting down: it runs again on the next free worker`,
         };
       case "StopRequested":
         return {
@@ -437,6 +468,11 @@
 
   function remember(e) {
     const d = e.data || {};
+    if (e.type === "PhaseReleased") timeline.released.set(e.phase, d);
+    if ((e.type === "PhaseStarted" || e.type === "TakenOver") && timeline.released.has(e.phase)) {
+      if (e.type === "PhaseStarted") e.resumesRelease = timeline.released.get(e.phase);
+      timeline.released.delete(e.phase);
+    }
     if (e.type === "PhaseProgressed" || e.type === "PhaseSucceeded") {
       timeline.lastEpoch.set(e.phase, d.epoch);
     }

@@ -179,3 +179,13 @@ def test_ffwd_run_hands_its_phase_back_on_sigterm(tmp_path: Path, tables, open_s
     assert worked.returncode == 0, worked.stderr
     assert svc.get_view(gid).phases[0].attempt == 2
     check_history(list(svc.store.events(gid)), live=svc.store.get(gid))
+    history = subprocess.run(
+        [sys.executable, "-m", "ffwd", "history", str(gid)],
+        cwd=ROOT,
+        env={**env, "COLUMNS": "400"},
+        capture_output=True,
+        text=True,
+    ).stdout
+    released = next(e for e in svc.store.events(gid) if type(e).__name__ == "PhaseReleased")
+    assert f"preempted at epoch {released.epoch}, step {released.step}" in history
+    assert "resumed by " in history
