@@ -43,7 +43,9 @@ def parts_of(g: Generator) -> dict[str, Any]:
     return {p.id: dataclasses.replace(p) for p in [*g.phases.values(), *g.steps.values()]}
 
 
-def rules_hold(before: Generator | None, after: Generator, target: str | None, events: list) -> None:
+def rules_hold(
+    before: Generator | None, after: Generator, target: str | None, events: list
+) -> None:
     """RULES.md's invariants 1-9 on the product alone: what one command may change."""
     names = {type(e).__name__ for e in events}
     for p in after.phases.values():

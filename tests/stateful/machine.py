@@ -7,6 +7,7 @@ deep (every state, often a `succeeded` generator); the rest go anywhere, to be r
 """
 
 import copy
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -57,6 +58,19 @@ Command = Callable[[Generator], Any]
 
 def startable_phase(m: GeneratorModel, p: PartModel) -> bool:
     return m.state not in ENDED and p.state == "pending" and m.phase_may_start(p.id)
+
+
+def beside_a_running_one(m: GeneratorModel, p: PartModel) -> bool:
+    return startable_phase(m, p) and any(q.state in RUNS for q in m.phases.values())
+
+
+def beside_a_running_sibling(m: GeneratorModel, p: PartModel) -> bool:
+    siblings = [q for q in m.phases.values() if q.id != p.id]
+    return p.state in RUNS and any(q.state == "running" for q in siblings)
+
+
+def stoppable_while(state: str) -> Callable[[GeneratorModel, PartModel], bool]:
+    return lambda m, p: p.state == state and not p.stop_requested  # type: ignore[attr-defined]
 
 
 def stoppable_phase(m: GeneratorModel, p: PartModel) -> bool:
@@ -123,8 +137,9 @@ class Lifecycle(RuleBasedStateMachine):
         assert vars(self.live[g.id]) == vars(g)
 
     @precondition(
-        lambda self: len(self.models) < MAX_GENERATORS
-        and any(map(succeeded_training, self.models.values()))
+        lambda self: (
+            len(self.models) < MAX_GENERATORS and any(map(succeeded_training, self.models.values()))
+        )
     )
     @rule(data=st.data())
     def continue_training(self, data: st.DataObject) -> None:
@@ -143,7 +158,9 @@ class Lifecycle(RuleBasedStateMachine):
         self._reached("generator succeeded -continue-> a new generator")
         self._accepted(child_id, outcome, list(self.delivered), child_id, None)
 
-    @precondition(lambda self: len(self.models) > MAX_LIVE and not all(map(live, self.models.values())))
+    @precondition(
+        lambda self: len(self.models) > MAX_LIVE and not all(map(live, self.models.values()))
+    )
     @rule(data=st.data())
     def forget(self, data: st.DataObject) -> None:
         """Stop following an ended generator, so that programs go on creating new ones."""
@@ -162,7 +179,12 @@ class Lifecycle(RuleBasedStateMachine):
             if self.models[gid].state == "cancelled":
                 self._continue_is_refused(gid)
             return
-        gid, pid = self._aim(data, "phases", stoppable_phase)
+        # Mostly a running phase: pre-queued stops on pending ones stay common enough, and
+        # phases that all start `stopping` would rarely be aborted while running.
+        when = data.draw(st.sampled_from(["running"] * 3 + ["pending"]), label="stop a phase")
+        if not has("phases", stoppable_while(when))(self):
+            when = "pending" if when == "running" else "running"
+        gid, pid = self._aim(data, "phases", stoppable_while(when))
         self._command(
             gid,
             "request_stop",
@@ -184,6 +206,19 @@ class Lifecycle(RuleBasedStateMachine):
             pid,
             lambda m: m.start_phase(pid, worker, lease_s),
             lambda g: g.start_phase(pid, worker, *lease),
+        )
+
+    @precondition(has("phases", beside_a_running_one))
+    @rule(data=st.data(), worker=st.sampled_from(["w3", "w4"]))
+    def start_a_parallel_phase(self, data: st.DataObject, worker: str) -> None:
+        """Another worker claims a text phase while one of its siblings runs."""
+        gid, pid = self._aim(data, "phases", beside_a_running_one)
+        self._command(
+            gid,
+            "start_phase",
+            pid,
+            lambda m: m.start_phase(pid, worker, None),
+            lambda g: g.start_phase(pid, worker),
         )
 
     @precondition(has("phases", running))
@@ -241,6 +276,15 @@ class Lifecycle(RuleBasedStateMachine):
             lambda g: g.finish_phase(pid, attempt, **outcome),
             attempt=attempt,
         )
+
+    @precondition(has("phases", beside_a_running_sibling))
+    @rule(data=st.data())
+    def fail_beside_a_running_phase(self, data: st.DataObject) -> None:
+        """A phase fails while a sibling runs on, which the failure aborts."""
+        gid, pid = self._aim(data, "phases", beside_a_running_sibling)
+        part = self.models[gid].part(pid)
+        attempt = self._attempt(data, part)
+        self._fail_phase(gid, pid, attempt)
 
     def _fail_phase(self, gid: UUID, pid: str, attempt: int) -> None:
         self._command(
@@ -347,7 +391,9 @@ class Lifecycle(RuleBasedStateMachine):
                 attempt=attempt,
             )
         elif kind == "record_progress":
-            metrics = dict(epoch=99, step=999, elapsed_s=1.0, val_loss=None, epsilon=None, kept=None)
+            metrics = dict(
+                epoch=99, step=999, elapsed_s=1.0, val_loss=None, epsilon=None, kept=None
+            )
             self._command(
                 gid,
                 "record_progress",
@@ -388,6 +434,52 @@ class Lifecycle(RuleBasedStateMachine):
                 attempt=attempt,
             )
 
+    @precondition(lambda self: any(map(live, self.models.values())))
+    @rule(data=st.data())
+    def drive(self, data: st.DataObject) -> None:
+        """A worker makes the next move on a generator as the orchestrator would: end a
+        running part well, or start a ready one. Programs go deep whatever rules are off."""
+        gid = self._aim_generator(data, live)
+        m = self.models[gid]
+        runs = [p for p in m.parts() if p.state in RUNS]
+        ready = [p.id for p in m.phases.values() if startable_phase(m, p)]
+        ready += [s.id for s in m.steps.values() if ready_step(m, s)]
+        if runs:
+            part = data.draw(st.sampled_from(runs), label="part")
+            if part.id not in m.phases:
+                done = {part.id: f"{part.id}.out"}
+                self._command(
+                    gid,
+                    "finish_step",
+                    part.id,
+                    lambda m: m.finish_step(part.id, part.attempt, done),
+                    lambda g: g.finish_step(part.id, part.attempt, done),
+                    attempt=part.attempt,
+                )
+                return
+            p = m.phases[part.id]
+            end = dict(reasons=["max_epochs_reached"], epoch=p.epoch + 1, step=p.step + 1)
+            end |= dict(elapsed_s=1.0, val_loss=None, epsilon=None)
+            end["checkpoint"] = {"id": f"d{p.epoch + 1}", "epoch": p.epoch + 1, "step": p.step}
+            self._command(
+                gid,
+                "finish_phase",
+                p.id,
+                lambda m: m.finish_phase(p.id, p.attempt, **end),
+                lambda g: g.finish_phase(p.id, p.attempt, **end),
+                attempt=p.attempt,
+            )
+        elif ready:
+            part_id = data.draw(st.sampled_from(ready), label="part")
+            which = "start_phase" if part_id in m.phases else "start_step"
+            self._command(
+                gid,
+                which,
+                part_id,
+                lambda m: getattr(m, which)(part_id, "w1", None),
+                lambda g: getattr(g, which)(part_id, "w1"),
+            )
+
     # Checks on every generator, after every step.
 
     @invariant()
@@ -423,7 +515,9 @@ class Lifecycle(RuleBasedStateMachine):
         try:
             result = self.svc.execute(gid, run)
         except errors.FfwdError as e:
-            assert e.code == outcome.error, f"{name} raised {e.code}, the model says {outcome.error}"
+            assert e.code == outcome.error, (
+                f"{name} raised {e.code}, the model says {outcome.error}"
+            )
             assert isinstance(e.message, str) and e.message, "an error says what went wrong"
             older = attempt is not None and 0 < attempt < current
             self._rejected(gid, name, e.code, stale=e.code == "stale_runner" and older)
@@ -431,10 +525,14 @@ class Lifecycle(RuleBasedStateMachine):
         assert outcome.error is None, f"{name} accepted, the model says {outcome.error}"
         stored = self._accepted(gid, outcome, list(self.delivered), result, before)
         checks.rules_hold(before, self.live[gid], part, stored)
-        assert not stored or vars(copy.deepcopy(ran[-1])) == vars(self.live[gid])
+        assert not stored or vars(ran[-1]) == vars(self.live[gid]), "the commanded state"
         for label in _labels(name, part, states, _states(model), bool(stored)):
             self._reached(label)
-        if name == "cancel" and outcome.events and outcome.events[0].payload["discarded_checkpoints"]:
+        if (
+            name == "cancel"
+            and outcome.events
+            and outcome.events[0].payload["discarded_checkpoints"]
+        ):
             self._reached("cancel discards checkpoints")
 
     def _accepted(
@@ -448,7 +546,7 @@ class Lifecycle(RuleBasedStateMachine):
         assert result == outcome.result, f"returned {result!r}, the model says {outcome.result!r}"
         assert [vars(e) for e in triggered] == [vars(e) for e in stored], "stored as triggered"
         model.stamp(outcome.events, stored)
-        state = copy.deepcopy(before)
+        state = _copy(before)
         for e in triggered:
             state = e.mutate(state)
             self.views[gid].append(view_of(state))
@@ -505,10 +603,7 @@ class Lifecycle(RuleBasedStateMachine):
     ) -> tuple[UUID, str]:
         """Mostly a part where the command can land; else any part, or one that is not."""
         fitting = [
-            (gid, p.id)
-            for gid, m in self.models.items()
-            for p in _parts_of(m, kind)
-            if fits(m, p)
+            (gid, p.id) for gid, m in self.models.items() for p in _parts_of(m, kind) if fits(m, p)
         ]
         if fitting and data.draw(st.integers(0, 99), label="aim") < AIM:
             return data.draw(st.sampled_from(fitting), label="target")
@@ -544,6 +639,17 @@ class Lifecycle(RuleBasedStateMachine):
         self.world.coverage[label] += 1
 
 
+def _copy(g: Generator | None) -> Generator | None:
+    """The test's own copy of a live aggregate: its attributes and parts (event bodies assign
+    values, never change them in place, so those are shared)."""
+    if g is None:
+        return None
+    clone = copy.copy(g)
+    clone.phases = {k: dataclasses.replace(p) for k, p in g.phases.items()}
+    clone.steps = {k: dataclasses.replace(s) for k, s in g.steps.items()}
+    return clone
+
+
 def _parts_of(model: GeneratorModel, kind: str) -> list[PartModel]:
     if kind == "phases":
         return list(model.phases.values())
@@ -554,9 +660,7 @@ def _states(model: GeneratorModel) -> dict[str | None, str]:
     return {None: model.state, **{p.id: p.state for p in model.parts()}}
 
 
-def _labels(
-    name: str, part: str | None, before: dict, after: dict, stored: bool
-) -> list[str]:
+def _labels(name: str, part: str | None, before: dict, after: dict, stored: bool) -> list[str]:
     """The transitions one accepted command made, in RULES.md's words."""
     trigger = TRIGGERS[name]
     kind = "step" if name.endswith("_step") else "phase"

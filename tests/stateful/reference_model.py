@@ -132,7 +132,9 @@ class GeneratorModel:
             for p in phases.values():
                 p.resume_from = (resume_from or {}).get(p.id)
         steps = TRAINING_STEPS if kind == "training" else ANONYMIZATION_STEPS
-        model = cls(generator_id, name, kind, spec, parent, phases, {s: StepModel(s) for s in steps})
+        model = cls(
+            generator_id, name, kind, spec, parent, phases, {s: StepModel(s) for s in steps}
+        )
         layout = [
             {"id": p.id, "kind": p.kind, "table": p.table, "resume_from": p.resume_from}
             for p in phases.values()
@@ -267,7 +269,9 @@ class GeneratorModel:
     def _fail(self, error: str) -> Expect:
         aborted = self._abort()
         self.state, self.error = "failed", error
-        return Expect("Failed", {"error": error, "aborted": aborted}, [(a, "ended_at") for a in aborted])
+        return Expect(
+            "Failed", {"error": error, "aborted": aborted}, [(a, "ended_at") for a in aborted]
+        )
 
     # Commands from people.
 
@@ -363,7 +367,12 @@ class GeneratorModel:
         self._count(p, metrics)
         if kept:
             p.last_kept = dict(kept)
-        payload = {"phase": phase_id, "attempt": attempt, **metrics, "kept": p.last_kept if kept else None}
+        payload = {
+            "phase": phase_id,
+            "attempt": attempt,
+            **metrics,
+            "kept": p.last_kept if kept else None,
+        }
         return Outcome(events=[Expect("PhaseProgressed", payload, [(phase_id, "renewed_at")])])
 
     def finish_phase(
@@ -423,7 +432,9 @@ class GeneratorModel:
         s.state, s.outputs = "succeeded", dict(outputs)
         self.outputs = {**self.outputs, **outputs}
         payload = {"pipeline_step": step_id, "attempt": attempt, "outputs": dict(outputs)}
-        events = [Expect("StepSucceeded", {**payload, "state": "succeeded"}, [(step_id, "ended_at")])]
+        events = [
+            Expect("StepSucceeded", {**payload, "state": "succeeded"}, [(step_id, "ended_at")])
+        ]
         if all(x.state == "succeeded" for x in self.steps.values()):
             self.state = "succeeded"
             events.append(Expect("Succeeded", {}))
@@ -471,7 +482,9 @@ class GeneratorModel:
             part.resume_from = resume_from  # type: ignore[attr-defined]
         payload = {"part": part_id, "attempt": part.attempt, "worker": worker}
         payload |= {"previous_worker": previous, "resume_from": resume_from, "lease_s": lease}
-        return Outcome(events=[Expect("TakenOver", payload, [(part_id, "renewed_at")])], result=part.attempt)
+        return Outcome(
+            events=[Expect("TakenOver", payload, [(part_id, "renewed_at")])], result=part.attempt
+        )
 
     # Internals.
 

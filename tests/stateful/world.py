@@ -23,9 +23,9 @@ ANONYMIZATION_SPEC = {"name": "masked", "kind": "anonymization"}
 # examples and steps per program, per store; `mutate` skips shrinking (a killed mutant needs
 # a failure, not its smallest example) and stops at the first failure.
 PROFILES = {
-    "ci": {"memory": (250, 100), "sqlite": (30, 80), "postgres": (12, 60), "threads": 15},
+    "ci": {"memory": (250, 100), "sqlite": (30, 80), "postgres": (12, 60), "threads": 40},
     "deep": {"memory": (1000, 150), "sqlite": (200, 120), "postgres": (60, 100), "threads": 100},
-    "mutate": {"memory": (250, 100), "sqlite": (20, 80), "postgres": (10, 60), "threads": 10},
+    "mutate": {"memory": (250, 100), "sqlite": (20, 80), "postgres": (10, 60), "threads": 25},
 }
 PROFILE = os.environ.get("FFWD_STATEFUL_PROFILE", "ci")
 
