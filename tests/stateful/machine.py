@@ -511,6 +511,7 @@ class Lifecycle(RuleBasedStateMachine):
             ran.append(g)
             return result
 
+        self._on_a_held_aggregate(before, on_product, outcome)
         self.delivered.clear()
         try:
             result = self.svc.execute(gid, run)
@@ -534,6 +535,23 @@ class Lifecycle(RuleBasedStateMachine):
             and outcome.events[0].payload["discarded_checkpoints"]
         ):
             self._reached("cancel discards checkpoints")
+
+    def _on_a_held_aggregate(self, before: Generator, on_product: Command, outcome: Outcome) -> Any:
+        """The command on an aggregate held by an embedding caller (no store): the same verdict
+        and events, and a rejected command leaves it exactly as it was."""
+        held = _copy(before)
+        try:
+            result = on_product(held)
+        except errors.FfwdError as e:
+            assert e.code == outcome.error, f"on a held aggregate: {e.code}, not {outcome.error}"
+            assert vars(held) == vars(before), "a rejected command changed the aggregate"
+            return None
+        assert outcome.error is None, f"accepted on a held aggregate, not {outcome.error}"
+        triggered = held.collect_events()
+        assert [type(e).__name__ for e in triggered] == [e.name for e in outcome.events]
+        assert [checks.payload(e) for e in triggered] == [e.payload for e in outcome.events]
+        assert result == outcome.result
+        return result
 
     def _accepted(
         self, gid: UUID, outcome: Outcome, triggered: list[Any], result: Any, before: Any
