@@ -1,6 +1,7 @@
 """The lifecycle machine on every store: random programs checked against the reference model
 after every step; on memory, the run must also reach every state and transition."""
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from tests.integration.storage.conftest import url_for
 from tests.stateful.coverage import REQUIRED, shortfall
 from tests.stateful.machine import Lifecycle
 from tests.stateful.world import World, machine_settings, world
+
+TRIGGERS = {"start", "stop", "progress", "finish", "fail", "cancel"}
 
 
 @pytest.fixture
@@ -38,14 +41,26 @@ def test_programs_on_postgresql(shared: World) -> None:
     run_state_machine_as_test(lambda: Lifecycle(shared), settings=machine_settings("postgres"))
 
 
-def test_the_coverage_list_names_every_rule_of_the_rule_book() -> None:
-    """A transition added to the rule book must be added to what every run reaches."""
-    names = {"start": "start", "stop": "stop", "progress": "progress", "finish": "finish"}
-    names |= {"fail": "fail", "cancel": "cancel"}
-    for machine, rules in (("phase", PHASE_RULES), ("step", STEP_RULES)):
-        for (state, trigger), dest in rules.items():
-            label = f"{machine} {state} -{names[trigger]}-> {dest}"
-            assert label in REQUIRED or f"{label} (no event)" in REQUIRED, label
-    for (state, trigger), dest in GENERATOR_RULES.items():
-        label = f"generator {state} -{names[trigger]}-> {dest}"
-        assert label in REQUIRED or (state, trigger) == ("queued", "fail"), label
+def test_the_rule_book_is_what_every_run_must_reach() -> None:
+    """The transitions every run must reach and the rule book's tables are one set: a rule
+    added to the book must be reached, and one the runs reach must be in the book (even
+    where the aggregate does not consult it, e.g. aborting parts)."""
+    book = {("phase", k): v for k, v in PHASE_RULES.items()}
+    book |= {("step", k): v for k, v in STEP_RULES.items()}
+    book |= {("generator", k): v for k, v in GENERATOR_RULES.items()}
+    for (machine, (state, trigger)), dest in book.items():
+        if (machine, state, trigger) == ("generator", "queued", "fail"):
+            continue  # unreachable: a failure needs a running part (ADR 0003)
+        label = f"{machine} {state} -{trigger}-> {dest}"
+        assert label in REQUIRED or f"{label} (no event)" in REQUIRED, label
+    for label in REQUIRED:
+        found = re.fullmatch(r"(phase|step|generator) (\w+) -(\w+)-> (\w+)( \(no event\))?", label)
+        if not found or found[3] not in TRIGGERS:
+            continue
+        machine, state, trigger, dest = found.groups()[:4]
+        if machine == "generator" and found[5]:
+            continue  # a second cancel: answered before the book is asked (RULES.md)
+        reached = book.get((machine, (state, trigger)))
+        if (machine, state, trigger, dest) == ("phase", "pending", "start", "stopping"):
+            reached = book.get((machine, (reached, "stop")))  # a pre-queued stop: start, then stop
+        assert reached == dest, f"not in the rule book: {label}"
