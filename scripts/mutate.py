@@ -93,7 +93,8 @@ def rule_book_mutants() -> list[dict]:
     """Each transition of each machine dropped, and sent to another state of its machine."""
     lines = (ROOT / "domain" / "lifecycle.py").read_text().splitlines(keepends=True)
     mutants, machine = [], None
-    for line in lines:
+    for i, line in enumerate(lines):
+        nth = lines[:i].count(line)  # the same line may stand in several machines
         machine = next((m for m in MACHINES if line.startswith(f"{m} = ")), machine)
         found = TRANSITION.match(line.rstrip("\n"))
         if not found or machine is None:
@@ -103,10 +104,9 @@ def rule_book_mutants() -> list[dict]:
         other = states[(states.index(dest) + 1) % len(states)]
         label = f"{machine.split('_')[0].lower()} {source} -{trigger}-> {dest}"
         moved = line.replace(f'"dest": {dest}', f'"dest": {other}')
-        mutants.append(_edit(f"rule book: drop {label}", "domain/lifecycle.py", line, ""))
-        mutants.append(
-            _edit(f"rule book: {label} goes to {other}", "domain/lifecycle.py", line, moved)
-        )
+        path = "domain/lifecycle.py"
+        mutants.append(_edit(f"rule book: drop {label}", path, line, "", nth))
+        mutants.append(_edit(f"rule book: {label} goes to {other}", path, line, moved, nth))
     return mutants
 
 
@@ -125,8 +125,8 @@ def reason_order_mutants() -> list[dict]:
     return mutants
 
 
-def _edit(mutant_id: str, path: str, old: str, new: str) -> dict:
-    return {"id": mutant_id, "why": "module-level data", "edits": [[path, old, new]]}
+def _edit(mutant_id: str, path: str, old: str, new: str, nth: int = 0) -> dict:
+    return {"id": mutant_id, "why": "module-level data", "edits": [[path, old, new, nth]]}
 
 
 def survives(mutant: dict) -> bool:
@@ -139,11 +139,15 @@ def survives(mutant: dict) -> bool:
                 shutil.copytree(source, copy / name, symlinks=True, ignore=IGNORED)
             else:
                 shutil.copy2(source, copy / name)
-        for path, old, new in mutant["edits"]:
+        for path, old, new, *nth in mutant["edits"]:
             target = copy / path
             text = target.read_text()
-            assert text.count(old) == 1, f"{mutant['id']}: {old!r} is not in {path} once"
-            target.write_text(text.replace(old, new))
+            if not nth:
+                assert text.count(old) == 1, f"{mutant['id']}: {old!r} is not in {path} once"
+            at = -1
+            for _ in range((nth or [0])[0] + 1):
+                at = text.index(old, at + 1)
+            target.write_text(text[:at] + new + text[at + len(old) :])
         env = {**ENV, "PYTHONPATH": str(copy)}
         where = subprocess.run(
             [sys.executable, "-c", "import ffwd.domain.generator as g; print(g.__file__)"],

@@ -25,7 +25,7 @@ ANONYMIZATION_SPEC = {"name": "masked", "kind": "anonymization"}
 PROFILES = {
     "ci": {"memory": (250, 100), "sqlite": (30, 80), "postgres": (12, 60), "threads": 40},
     "deep": {"memory": (1000, 150), "sqlite": (200, 120), "postgres": (60, 100), "threads": 100},
-    "mutate": {"memory": (250, 100), "sqlite": (20, 80), "postgres": (10, 60), "threads": 25},
+    "mutate": {"memory": (200, 100), "sqlite": (10, 60), "postgres": (10, 60), "threads": 15},
 }
 PROFILE = os.environ.get("FFWD_STATEFUL_PROFILE", "ci")
 
