@@ -120,7 +120,7 @@ def reason_order_mutants() -> list[dict]:
         swapped = [*names[:i], names[i + 1], names[i], *names[i + 2 :]]
         old = "".join(f"    {n}\n" for n in names)
         new = "".join(f"    {n}\n" for n in swapped)
-        why = f"{names[i + 1]} before {names[i]}"
+        why = f"{names[i + 1].rstrip(',')} before {names[i].rstrip(',')}"
         mutants.append(_edit(f"reasons: {why}", "domain/reasons.py", old, new))
     return mutants
 
