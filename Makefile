@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CORE := $(VENV)/.core-installed
 FULL := $(VENV)/.test-installed
 
-.PHONY: test demo bench lint clean system-deps
+.PHONY: test demo bench lint clean system-deps mutate
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -41,5 +41,10 @@ demo: $(CORE)
 bench: $(FULL)
 	$(BIN)/python -m benchmarks $(ARGS)
 
+# Mutation testing of the domain (ADR 0024): mutmut, then the rule book's and the hand-made
+# mutants against tests/stateful alone; prints every surviving mutant. Not part of `make test`.
+mutate: $(FULL)
+	nice -n 10 $(BIN)/python scripts/mutate.py $(ARGS)
+
 clean:
-	rm -rf $(VENV) .ffwd .pytest_cache .hypothesis
+	rm -rf $(VENV) .ffwd .pytest_cache .hypothesis mutants

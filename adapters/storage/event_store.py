@@ -39,7 +39,7 @@ from ffwd.adapters.storage.claim_turns import AdvisoryTurns, LocalTurns
 from ffwd.adapters.storage.codec import EventCodec, Row
 from ffwd.adapters.storage.failures import failing_as_unavailable, translated
 from ffwd.adapters.storage.read_model import VERSION
-from ffwd.adapters.storage.sqlite_log import LAST, Conflict, SQLiteLog
+from ffwd.adapters.storage.sqlite_log import FIRST, LAST, Conflict, SQLiteLog
 from ffwd.adapters.storage.urls import DEFAULT_LOCK_TIMEOUT_S, persistence_env
 from ffwd.application.ports import ClaimTurn, ConcurrentWrite
 from ffwd.application.summaries import Summary, SummaryQuery, summarize, unreadable
@@ -68,7 +68,7 @@ class _RecorderLog:
         get looks for newer events."""
         return next(self._epochs)
 
-    def rows(self, generator_id: UUID, gt: int = 0, lte: int = LAST) -> list[Row]:
+    def rows(self, generator_id: UUID, gt: int = FIRST, lte: int = LAST) -> list[Row]:
         stored = self.recorder.select_events(generator_id, gt=gt, lte=lte)
         return [(s.originator_version, s.topic, s.state) for s in stored]
 

@@ -18,6 +18,7 @@ from ffwd.adapters.storage.read_model import SQLITE, Replay, SummaryQueries, his
 from ffwd.application.summaries import Summary
 
 LAST = 2**62  # above any version: "no upper bound" in one cached SELECT statement
+FIRST = -1  # below any version, 0 included: "no lower bound"
 
 
 class Conflict(Exception):
@@ -66,7 +67,7 @@ class SQLiteLog(SummaryQueries):
                 self._data_version, self._epoch = data_version, self._epoch + 1
             return self._epoch
 
-    def rows(self, generator_id: UUID, gt: int = 0, lte: int = LAST) -> list[Row]:
+    def rows(self, generator_id: UUID, gt: int = FIRST, lte: int = LAST) -> list[Row]:
         with self._read_lock:
             return self._reader.execute(self._select, (generator_id.hex, gt, lte)).fetchall()
 
