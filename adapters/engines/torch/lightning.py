@@ -67,7 +67,7 @@ class ControlCallback(pl.Callback):
         value = trainer.callback_metrics.get(self.monitor)
         if trainer.sanity_checking or value is None:
             return
-        self.val_loss = float(value)
+        self.val_loss = self.ranks.leaders(float(value))  # rank 0's decides, on every rank
         if self.stopped:  # Lightning validates once more after a stop: record it only
             return
         # validation at an epoch's end: that epoch is complete
