@@ -37,10 +37,15 @@ class ControlCallback(pl.Callback):
         control: Control | None,
         *,
         monitor: str = "val_loss",
+        train_monitor: str = "train_loss",
         budget: OpacusBudget | None = None,
         last_checkpoint: str = "last.ckpt",
     ) -> None:
+        """`monitor`: the logged validation loss early stopping and the kept checkpoint follow;
+        `train_monitor`: the logged training loss that goes into each epoch's row of the curve
+        (as Lightning holds it when validation ends), if the module logs one."""
         self.control, self.monitor, self.budget = control, monitor, budget
+        self.train_monitor = train_monitor
         self.last_checkpoint = last_checkpoint
         self.epoch = self.step = 0
         self.val_loss: float | None = None
@@ -72,7 +77,11 @@ class ControlCallback(pl.Callback):
             return
         # validation at an epoch's end: that epoch is complete
         self.epoch, self.step = trainer.current_epoch + 1, trainer.global_step
-        self._ask(trainer, {"val_loss": self.val_loss})
+        metrics = {"val_loss": self.val_loss}
+        train_loss = trainer.callback_metrics.get(self.train_monitor)
+        if train_loss is not None:
+            metrics["train_loss"] = float(train_loss)
+        self._ask(trainer, metrics)
 
     def on_fit_end(self, trainer, pl_module) -> None:
         best = next(

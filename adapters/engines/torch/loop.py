@@ -103,6 +103,7 @@ class ControlledLoop:
         self.stopped = False
         self.reasons: tuple[str, ...] = ()
         self.val_loss: float | None = None
+        self._losses: list[float] = []  # this epoch's training losses, for its curve row
         self.kept: dict[str, Any] | None = None
         if job.resume_from:
             self._resume(job.resume_from)
@@ -116,23 +117,28 @@ class ControlledLoop:
             yield self.epoch
 
     def after_step(self, train_loss: float | None = None) -> bool:
-        """Call after every optimizer step: True when the loop must stop now."""
+        """Call after every optimizer step: True when the loop must stop now. `train_loss`
+        goes into the epoch's row of the curve as the mean over the epoch's steps."""
         self.step += 1
-        metrics = {"train_loss": train_loss} if train_loss is not None else None
-        return self._ask(metrics)
+        if train_loss is not None:
+            self._losses.append(float(train_loss))
+        return self._ask(None)
 
     def after_epoch(self, val_loss: float | None = None) -> bool:
         """Call when an epoch's steps are done: counts it, keeps the model if its validation
         loss is the best so far, and asks the control with it. True when the loop must stop."""
         self.epoch += 1
-        metrics = None
+        metrics: dict[str, float] = {}
+        if self._losses:
+            metrics["train_loss"] = math.fsum(self._losses) / len(self._losses)
+            self._losses = []
         val_loss = self.ranks.leaders(val_loss)  # every rank keeps what rank 0 keeps
         if val_loss is not None:
             self.val_loss = float(val_loss)
-            metrics = {"val_loss": self.val_loss}
+            metrics["val_loss"] = self.val_loss
             if self.kept is None or _better(self.val_loss, self.kept["val_loss"]):
                 self._keep()
-        return self._ask(metrics)
+        return self._ask(metrics or None)
 
     def outcome(self) -> PhaseOutcome:
         """How the phase ended; the latest model is kept when no validation ran yet."""

@@ -22,7 +22,9 @@ class Regression(pl.LightningModule):
 
     def training_step(self, batch, batch_idx):
         x, y = batch
-        return torch.nn.functional.mse_loss(self.layer(x).squeeze(-1), y)
+        loss = torch.nn.functional.mse_loss(self.layer(x).squeeze(-1), y)
+        self.log("train_loss", loss)
+        return loss
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
@@ -76,8 +78,11 @@ def test_a_pre_queued_stop_costs_exactly_one_step(tmp_path: Path) -> None:
 
 def test_early_stopping_on_lightnings_validation_loss(tmp_path: Path) -> None:
     spec = training(early_stopping_patience=1, early_stopping_min_delta=100.0)
-    outcome = fit(RecordingControl(spec), tmp_path).outcome()
+    control = RecordingControl(spec)
+    outcome = fit(control, tmp_path).outcome()
     assert (outcome.epoch, outcome.step, outcome.reasons) == (2, 8, ("early_stopped",))
+    told = [m for _, _, m in control.calls if m is not None]
+    assert len(told) == 2 and all(set(m) == {"train_loss", "val_loss"} for m in told)
     assert kept_state(outcome.checkpoint["path"])["epoch"] in (1, 2)
 
 

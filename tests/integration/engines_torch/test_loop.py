@@ -138,3 +138,13 @@ def test_the_task_learns(store) -> None:
     outcome = train(job(spec), RecordingControl(spec), store)
     _, y = data()
     assert outcome.val_loss < float(y.var()) / 4
+
+
+def test_each_epoch_tells_the_control_its_mean_training_loss(store) -> None:
+    control = RecordingControl(training(max_epochs=3))
+    train(job(training()), control, store)
+    told = [(epoch, step, m) for epoch, step, m in control.calls if m is not None]
+    assert [(epoch, step) for epoch, step, _ in told] == [(1, 4), (2, 8), (3, 12)]
+    assert all(set(m) == {"train_loss", "val_loss"} for _, _, m in told)
+    assert told[-1][2]["train_loss"] < told[0][2]["train_loss"]  # the task learns
+    assert len(control.calls) == 12 + 3  # a step's boundary carries no metrics
