@@ -3,7 +3,7 @@ the generator's events and written in the same transaction (ADR 0020)."""
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 if TYPE_CHECKING:  # readers of summaries need no aggregate (nor its libraries)
@@ -69,3 +69,25 @@ class SummaryQuery:
     limit: int = DEFAULT_LIMIT
     before: int | None = None
     parent: UUID | None = None  # only the generators that continue this one
+
+
+def utc_seconds(moment: datetime) -> str:
+    """A time as the contract writes it in JSON, e.g. "2026-11-26T21:54:26Z"."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def summary_json(s: Summary) -> dict[str, Any]:
+    """A generator in a list as JSON (`GeneratorSummary` of the views, field for field),
+    built without pydantic: `ffwd list --json` answers without loading it."""
+    return {
+        "id": str(s.id),
+        "name": s.name,
+        "kind": s.kind,
+        "state": s.state,
+        "created_at": utc_seconds(s.created_at),
+        "updated_at": utc_seconds(s.updated_at),
+        "parent": None if s.parent is None else str(s.parent),
+        "version": s.version,
+        "phases": [{"id": part, "state": state} for part, state in s.phases],
+        "steps": [{"id": part, "state": state} for part, state in s.steps],
+    }

@@ -1,12 +1,13 @@
 """Read models: the generator view (the Model Training panel) and the audit history."""
 
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
+from ffwd.application.summaries import utc_seconds
 from ffwd.domain.parts import TABULAR, TEXT, Phase, Step
 
 if TYPE_CHECKING:  # lists need no aggregate (nor its libraries): `ffwd list` stays quick
@@ -14,12 +15,8 @@ if TYPE_CHECKING:  # lists need no aggregate (nor its libraries): `ffwd list` st
     from ffwd.domain.generator import Generator
 
 
-def _utc_seconds(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 # In JSON as the contract writes them, e.g. "2026-11-26T21:54:26Z"; a datetime in Python.
-Timestamp = Annotated[datetime, PlainSerializer(_utc_seconds, when_used="json")]
+Timestamp = Annotated[datetime, PlainSerializer(utc_seconds, when_used="json")]
 
 
 class View(BaseModel):

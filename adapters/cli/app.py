@@ -265,24 +265,29 @@ def list_generators(
 ) -> None:
     """Generators, newest first, a page at a time."""
     from ffwd.adapters.storage.summary_reader import open_reader
-    from ffwd.application.lists import list_page
+    from ffwd.application.lists import find_page
+    from ffwd.application.summaries import summary_json
 
     reader = open_reader(store, timeout_s=settings["lock_timeout_s"])
     if reader is None:  # not a local file with current summaries: the store opens it
         page = service(store, data).list_generators(
             state=state, name=name, limit=limit, after=after
         )
-    else:
+        items, cursor, as_dicts = page.items, page.next, page.model_dump(mode="json")["items"]
+    else:  # the quick way: neither the store's library nor pydantic is loaded
         with contextlib.closing(reader):
-            page = list_page(reader.summaries, state=state, name=name, limit=limit, after=after)
+            items, cursor = find_page(
+                reader.summaries, state=state, name=name, limit=limit, after=after
+            )
+        as_dicts = [summary_json(s) for s in items]
     if as_json:
-        print(page.model_dump_json(indent=2))
+        print(json.dumps({"items": as_dicts, "next": cursor}, indent=2, ensure_ascii=False))
         return
-    for s in page.items:
+    for s in items:
         when = f"{s.created_at:%Y-%m-%d %H:%M}"
         print(f"{s.id}  {s.state:<10} {s.kind:<14} {when}  {clean(s.name)}")
-    if page.next:
-        print(f"more: ffwd list --after {page.next}", file=sys.stderr)
+    if cursor:
+        print(f"more: ffwd list --after {cursor}", file=sys.stderr)
 
 
 @app.command()

@@ -74,3 +74,11 @@ def test_a_quick_command_loads_nothing_heavy(store, command) -> None:
     modules = loaded(env, *(part.format(*gids) for part in command))
     assert "ffwd" in modules
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+
+
+@pytest.mark.parametrize("command", [["list"], ["list", "--json"]], ids=" ".join)
+def test_a_list_of_a_local_store_loads_neither_pydantic_nor_the_store_library(
+    store, command
+) -> None:
+    modules = loaded(store[0], *command)
+    assert not modules & {"pydantic", "eventsourcing", "dependency_injector"}
