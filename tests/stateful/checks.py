@@ -34,6 +34,27 @@ def product_is_the_model(g: Generator, model: GeneratorModel) -> None:
         assert dataclasses.asdict(step) == model.steps[sid].fields(), f"step {sid}"
 
 
+def view_is_the_model(view: Any, model: GeneratorModel) -> None:
+    """What the page shows of each phase, as the model says (preemptions among it)."""
+    limit = ((model.spec or {}).get("training") or {}).get("max_epochs", 0)
+    for shown in view.phases:
+        p = model.phases[shown.id]
+        expected = {
+            "state": p.state,
+            "stop_requested": p.stop_requested,
+            "reasons": p.reasons,
+            "epoch": p.epoch,
+            "step": p.step,
+            "attempt": p.attempt,
+            "preemptions": p.preemptions,
+            "resumed_from": (p.resume_from or {}).get("id"),
+            "epoch_limit": limit if p.epoch_limit is None else p.epoch_limit,
+            "last_report_at": p.reported_at,
+            "lease_expires_at": p.lease_expires_at if p.state in RUNS else None,
+        }
+        assert {k: getattr(shown, k) for k in expected} == expected, f"the view of {p.id}"
+
+
 def summary_is_the_model(summary: Any, model: GeneratorModel) -> None:
     expected = model.summary()
     assert {k: getattr(summary, k) for k in expected} == expected, "the summary"
@@ -88,6 +109,7 @@ def rules_hold(
         else:
             assert now == was, f"{part_id} changed by a command on {target}"
     for event in events:
+        preemption_rules_hold(before, after, event)
         if type(event).__name__ == "StepStarted":
             order = list(before.steps)
             i = order.index(event.pipeline_step)
@@ -95,3 +117,29 @@ def rules_hold(
                 assert all(p.state == "succeeded" for p in before.phases.values())
             else:
                 assert before.steps[order[i - 1]].state == "succeeded"
+
+
+def preemption_rules_hold(before: Generator, after: Generator, event: Any) -> None:
+    """RULES.md, "Preemption": only a running phase is released, back to pending, keeping
+    its counters, stop request and reasons, counting one more preemption, resuming from the
+    checkpoint it kept; and it resumes from exactly that one when claimed again. A release
+    is not a failure: the generator goes on."""
+    name = type(event).__name__
+    if name == "PhaseReleased":
+        was, now = before.phases[event.phase], after.phases[event.phase]
+        assert was.state == "running" and now.state == "pending", "released from running only"
+        assert now.preemptions == was.preemptions + 1, "a release counts one preemption"
+        assert (now.stop_requested, now.reasons) == (was.stop_requested, was.reasons)
+        assert (now.checkpoint, now.attempt, now.error) == (was.checkpoint, was.attempt, None)
+        assert now.lease_expires_at is None, "a released phase is claimed with no lease to wait"
+        kept = {**event.kept, "generator": str(after.id)} if event.kept else was.resume_from
+        assert now.resume_from == kept, "it resumes from the checkpoint it was released with"
+        assert after.state == before.state == "running" and after.error is None
+    elif name == "StepReleased":
+        was, now = before.steps[event.pipeline_step], after.steps[event.pipeline_step]
+        assert (was.state, now.state) == ("running", "pending") and now.lease_expires_at is None
+        assert after.state == before.state == "running" and after.error is None
+    elif name == "PhaseStarted" and before.phases[event.phase].preemptions:
+        was, now = before.phases[event.phase], after.phases[event.phase]
+        assert now.resume_from == was.resume_from, "a released phase resumes where it was left"
+        assert now.preemptions == was.preemptions and now.attempt == was.attempt + 1

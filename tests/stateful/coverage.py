@@ -1,6 +1,6 @@
 """What every CI-sized run of the lifecycle machine must reach, in RULES.md's words: each
-accepted transition of each machine (so each state), each no-op, each rejection code, and
-stale reports of every kind after a takeover."""
+accepted transition of each machine (so each state), each no-op, each rejection code, stale
+reports of every kind after a takeover, and preemption's releases and resumptions."""
 
 from collections import Counter
 
@@ -29,6 +29,9 @@ PHASE = [
     "phase stopping -heartbeat-> stopping",
     "phase running -take over-> running",
     "phase stopping -take over-> stopping",
+    "phase running -privacy-> running",
+    "phase stopping -privacy-> stopping",
+    "phase running -release-> pending",
 ]
 STEP = [
     "step pending -start-> running",
@@ -39,6 +42,7 @@ STEP = [
     "step pending -abort-> cancelled",  # a running step is never aborted: steps run one at a time
     "step running -heartbeat-> running",
     "step running -take over-> running",
+    "step running -release-> pending",
 ]
 GENERATOR = [
     "generator queued -start-> running",
@@ -59,14 +63,25 @@ REJECTED = [
     "rejected: generator_already_finished",
     "rejected: not_applicable",
     "rejected: parent_not_succeeded",
+    "rejected: invalid_spec",
     "stale record_progress after a takeover rejected",
     "stale finish_phase after a takeover rejected",
     "stale fail_phase after a takeover rejected",
     "stale heartbeat after a takeover rejected",
     "stale finish_step after a takeover rejected",
     "stale fail_step after a takeover rejected",
+    "stale release_phase after a takeover rejected",
+    "stale release_step after a takeover rejected",
 ]
-REQUIRED = PHASE + STEP + GENERATOR + REJECTED
+# RULES.md, "Preemption".
+PREEMPTION = [
+    "release of a stopping phase refused",
+    "a stopping phase's stop lands instead of a release",
+    "a released phase resumes from the checkpoint it kept",
+    "a released step runs again",
+    "a phase released again",
+]
+REQUIRED = PHASE + STEP + GENERATOR + REJECTED + PREEMPTION
 
 
 def shortfall(reached: Counter) -> dict[str, int]:

@@ -4,6 +4,7 @@ the stored history and RULES.md's invariants after every step.
 
 Commands are aimed: most go to a part where the model says they can land, so programs go
 deep (every state, often a `succeeded` generator); the rest go anywhere, to be rejected.
+Workers are preempted too: they release running phases and steps, which others claim again.
 """
 
 import copy
@@ -44,7 +45,15 @@ TRIGGERS = {
     "heartbeat": "heartbeat",
     "take_over": "take over",
     "cancel": "cancel",
+    "release_phase": "release",
+    "release_step": "release",
+    "record_privacy": "privacy",
 }
+KEPT = ["a checkpoint", "a checkpoint", "none", "empty"]  # what a release hands back
+PLANS = [
+    dict(noise_multiplier=1.1, calibrated=True, sampling_rate=0.01, steps_per_epoch=100),
+    dict(noise_multiplier=2, calibrated=False, sampling_rate=0.5, steps_per_epoch=2),
+]
 # When a takeover lands, relative to the lease's end.
 TAKEOVER_AT = {
     "a moment after": timedelta(microseconds=1),
@@ -64,21 +73,36 @@ def beside_a_running_one(m: GeneratorModel, p: PartModel) -> bool:
     return startable_phase(m, p) and any(q.state in RUNS for q in m.phases.values())
 
 
-def beside_a_running_sibling(m: GeneratorModel, p: PartModel) -> bool:
-    siblings = [q for q in m.phases.values() if q.id != p.id]
-    return p.state in RUNS and any(q.state == "running" for q in siblings)
+def side_by_side(m: GeneratorModel, p: PartModel) -> bool:
+    """The phase and a sibling run, or may be claimed now to run, at once."""
+    ready = m.ready_parts()
+    going = [q.id for q in m.phases.values() if q.state in RUNS or q.id in ready]
+    return p.id in going and len(going) > 1
 
 
 def stoppable_while(state: str) -> Callable[[GeneratorModel, PartModel], bool]:
     return lambda m, p: p.state == state and not p.stop_requested  # type: ignore[attr-defined]
 
 
-def stoppable_phase(m: GeneratorModel, p: PartModel) -> bool:
-    return p.state not in ENDED and not p.stop_requested  # type: ignore[attr-defined]
+def asked_to_stop(m: GeneratorModel, p: PartModel) -> bool:
+    return p.state not in ENDED and p.stop_requested  # type: ignore[attr-defined]
 
 
 def running(m: GeneratorModel, p: PartModel) -> bool:
     return p.state in RUNS
+
+
+def rows(first: int, last: int, step: int) -> list[dict[str, Any]]:
+    """A row per epoch completed in (first, last], as a runner reports them (at most two)."""
+    return [
+        dict(epoch=e, step=step, elapsed_s=float(e), val_loss=0.5, train_loss=0.25, epsilon=None)
+        for e in range(max(first + 1, last - 1), last + 1)
+    ]
+
+
+def kept_checkpoint(kind: str, epoch: int, step: int) -> dict[str, Any] | None:
+    found = {"a checkpoint": {"id": f"r{epoch}-{step}", "epoch": epoch, "step": step}}
+    return found.get(kind, {} if kind == "empty" else None)
 
 
 def ready_step(m: GeneratorModel, s: PartModel) -> bool:
@@ -141,13 +165,22 @@ class Lifecycle(RuleBasedStateMachine):
             len(self.models) < MAX_GENERATORS and any(map(succeeded_training, self.models.values()))
         )
     )
-    @rule(data=st.data())
-    def continue_training(self, data: st.DataObject) -> None:
+    @rule(
+        data=st.data(),
+        more_epochs=st.sampled_from([None, None, 2, 0]),
+        max_epochs=st.sampled_from([None, None, None, 4, 100]),
+    )
+    def continue_training(
+        self, data: st.DataObject, more_epochs: int | None, max_epochs: int | None
+    ) -> None:
+        """Train on from a succeeded generator: as many more epochs as it had, N more, or up
+        to a new total (ADR 0025)."""
         gid = self._aim_generator(data, succeeded_training)
-        child, outcome = self.models[gid].continue_training(uuid4())
+        child, outcome = self.models[gid].continue_training(uuid4(), more_epochs, max_epochs)
+        total = None if max_epochs is None else {"training": {"max_epochs": max_epochs}}
         self.delivered.clear()
         try:
-            child_id = self.svc.continue_training(gid)
+            child_id = self.svc.continue_training(gid, total, more_epochs=more_epochs)
         except errors.FfwdError as e:
             assert e.code == outcome.error, f"raised {e.code}, the model says {outcome.error}"
             self._reached(f"rejected: {e.code}")
@@ -180,11 +213,14 @@ class Lifecycle(RuleBasedStateMachine):
                 self._continue_is_refused(gid)
             return
         # Mostly a running phase: pre-queued stops on pending ones stay common enough, and
-        # phases that all start `stopping` would rarely be aborted while running.
-        when = data.draw(st.sampled_from(["running"] * 3 + ["pending"]), label="stop a phase")
-        if not has("phases", stoppable_while(when))(self):
-            when = "pending" if when == "running" else "running"
-        gid, pid = self._aim(data, "phases", stoppable_while(when))
+        # phases that all start `stopping` would rarely be aborted while running. Now and
+        # then a phase already asked to stop (a no-op).
+        whens = ["running"] * 3 + ["pending", "again"]
+        when = data.draw(st.sampled_from(whens), label="stop a phase")
+        fits = asked_to_stop if when == "again" else stoppable_while(when)
+        if not has("phases", fits)(self):
+            fits = stoppable_while("pending" if when == "running" else "running")
+        gid, pid = self._aim(data, "phases", fits)
         self._command(
             gid,
             "request_stop",
@@ -199,27 +235,14 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(data=st.data(), worker=st.sampled_from(["w1", "w2"]), lease_s=LEASES)
     def start_phase(self, data: st.DataObject, worker: str, lease_s: float | None) -> None:
         gid, pid = self._aim(data, "phases", startable_phase)
-        lease = () if lease_s is None else (lease_s,)
-        self._command(
-            gid,
-            "start_phase",
-            pid,
-            lambda m: m.start_phase(pid, worker, lease_s),
-            lambda g: g.start_phase(pid, worker, *lease),
-        )
+        self._claim(gid, "start_phase", pid, worker, lease_s)
 
     @precondition(has("phases", beside_a_running_one))
     @rule(data=st.data(), worker=st.sampled_from(["w3", "w4"]))
     def start_a_parallel_phase(self, data: st.DataObject, worker: str) -> None:
         """Another worker claims a text phase while one of its siblings runs."""
         gid, pid = self._aim(data, "phases", beside_a_running_one)
-        self._command(
-            gid,
-            "start_phase",
-            pid,
-            lambda m: m.start_phase(pid, worker, None),
-            lambda g: g.start_phase(pid, worker),
-        )
+        self._claim(gid, "start_phase", pid, worker)
 
     @precondition(has("phases", running))
     @rule(
@@ -232,19 +255,18 @@ class Lifecycle(RuleBasedStateMachine):
         keeps=st.booleans(),
     )
     def record_progress(self, data, d_epoch, d_step, elapsed_s, val_loss, epsilon, keeps) -> None:
+        """A runner reports its counters and metrics, or now and then (a private phase) the
+        DP-SGD settings its attempt trains with."""
         gid, pid = self._aim(data, "phases", running)
         attempt, epoch, step = self._counters(data, gid, pid, d_epoch, d_step)
+        if data.draw(st.sampled_from(["progress"] * 3 + ["privacy"]), label="report") != "progress":
+            plan = data.draw(st.sampled_from(PLANS), label="plan") | dict(last_step=epoch * 40)
+            self._report(gid, "record_privacy", pid, attempt, **plan)
+            return
         kept = {"id": f"k{epoch}-{step}", "epoch": epoch, "step": step} if keeps else None
         metrics = dict(epoch=epoch, step=step, elapsed_s=elapsed_s, val_loss=val_loss)
-        metrics |= dict(epsilon=epsilon, kept=kept)
-        self._command(
-            gid,
-            "record_progress",
-            pid,
-            lambda m: m.record_progress(pid, attempt, **metrics),
-            lambda g: g.record_progress(pid, attempt, **metrics),
-            attempt=attempt,
-        )
+        metrics |= dict(epsilon=epsilon, kept=kept, epochs=self._rows(gid, pid, epoch, step))
+        self._report(gid, "record_progress", pid, attempt, **metrics)
 
     @precondition(has("phases", running))
     @rule(
@@ -268,46 +290,112 @@ class Lifecycle(RuleBasedStateMachine):
         checkpoint = {"none": {}, "no id": {"epoch": epoch}}.get(kept, checkpoint)
         outcome = dict(reasons=reasons, checkpoint=checkpoint, epoch=epoch, step=step)
         outcome |= dict(elapsed_s=float(step), val_loss=0.5, epsilon=None)
-        self._command(
-            gid,
-            "finish_phase",
-            pid,
-            lambda m: m.finish_phase(pid, attempt, **outcome),
-            lambda g: g.finish_phase(pid, attempt, **outcome),
-            attempt=attempt,
-        )
+        outcome["epochs"] = self._rows(gid, pid, epoch, step)
+        self._report(gid, "finish_phase", pid, attempt, **outcome)
 
-    @precondition(has("phases", beside_a_running_sibling))
-    @rule(data=st.data())
-    def fail_beside_a_running_phase(self, data: st.DataObject) -> None:
-        """A phase fails while a sibling runs on, which the failure aborts."""
-        gid, pid = self._aim(data, "phases", beside_a_running_sibling)
-        part = self.models[gid].part(pid)
-        attempt = self._attempt(data, part)
-        self._fail_phase(gid, pid, attempt)
+    @precondition(has("phases", side_by_side))
+    @rule(data=st.data(), stop=st.booleans())
+    def fail_beside_a_running_phase(self, data: st.DataObject, stop: bool) -> None:
+        """A phase fails while a sibling runs on (both claimed first if need be, the sibling
+        perhaps stopping): the failure aborts the sibling."""
+        gid, pid = self._aim(data, "phases", side_by_side)
+        m = self.models[gid]
+        if pid in m.phases and side_by_side(m, m.phases[pid]):
+            for ready in [q for q in m.ready_parts() if q in m.phases]:
+                self._claim(gid, "start_phase", ready, "w3")
+            others = [q for q in m.phases.values() if q.id != pid and q.state in RUNS]
+            running_ones = [q.id for q in others if q.state == "running"]
+            if stop and running_ones:
+                sibling = running_ones[0]
+                self._command(
+                    gid,
+                    "request_stop",
+                    sibling,
+                    lambda m: m.request_stop(sibling, "carol"),
+                    lambda g: g.request_stop(sibling, "carol"),
+                )
+            elif not running_ones and others and m.phases[pid].state == "running":
+                pid = others[0].id  # so that a running phase is aborted
+        self._fail_phase(gid, pid, self._attempt(data, m.part(pid)))
 
     def _fail_phase(self, gid: UUID, pid: str, attempt: int) -> None:
-        self._command(
+        self._report(gid, "fail_phase", pid, attempt, "engine crashed")
+
+    @precondition(has("parts", running))
+    @rule(
+        data=st.data(),
+        d_epoch=st.sampled_from([1, 1, 0, 2, -1]),
+        d_step=st.sampled_from([3, 1, 0, -1]),
+        kept=st.sampled_from(KEPT),
+        worker=st.sampled_from(["w5", "w6"]),
+    )
+    def preempt(self, data, d_epoch: int, d_step: int, kept: str, worker: str) -> None:
+        """A worker shutting down hands its part back at a step boundary (RULES.md,
+        "Preemption"), and mostly another worker claims it at once, to resume from the
+        checkpoint it kept. A stopping phase is not handed back: its stop lands instead."""
+        gid, part_id = self._aim(data, "parts", running)
+        m = self.models[gid]
+        again = data.draw(st.sampled_from([True, True, False]), label="claimed again")
+        if part_id not in m.phases:
+            attempt = self._attempt(data, m.part(part_id))
+            released = self._release_step(gid, part_id, attempt) is None
+            if released and again and self._claim(gid, "start_step", part_id, worker):
+                self._reached("a released step runs again")
+            return
+        attempt, epoch, step = self._counters(data, gid, part_id, d_epoch, d_step)
+        p = m.phases[part_id]
+        if self._release_phase(gid, part_id, attempt, epoch, step, kept) is not None:
+            if p.state == "stopping" and attempt == p.attempt:
+                self._end_phase_well(gid, part_id, [])
+                if p.reasons == ["manually_stopped"]:
+                    self._reached("a stopping phase's stop lands instead of a release")
+            return
+        resume_from = p.resume_from
+        if again and self._claim(gid, "start_phase", part_id, worker):
+            assert p.resume_from == resume_from, "a claim changed where the phase resumes"
+            if kept == "a checkpoint":
+                assert self.live[gid].phases[part_id].resume_from["id"] == f"r{epoch}-{step}"
+                self._reached("a released phase resumes from the checkpoint it kept")
+
+    def _release_phase(
+        self, gid: UUID, pid: str, attempt: int, epoch: int, step: int, kept: str
+    ) -> str | None:
+        p = self.models[gid].phases.get(pid)
+        landing = p is not None and attempt == p.attempt and epoch >= p.epoch and step >= p.step
+        was = p.state if p is not None and landing else None
+        released = dict(epoch=epoch, step=step, elapsed_s=float(step) + 0.5)
+        released |= dict(kept=kept_checkpoint(kept, epoch, step))
+        released["epochs"] = self._rows(gid, pid, epoch, step)
+        code = self._report(gid, "release_phase", pid, attempt, **released)
+        if was == "stopping" and code == "invalid_transition":
+            self._reached("release of a stopping phase refused")
+        if code is None and self.models[gid].phases[pid].preemptions > 1:
+            self._reached("a phase released again")
+        return code
+
+    def _release_step(self, gid: UUID, sid: str, attempt: int) -> str | None:
+        return self._report(gid, "release_step", sid, attempt)
+
+    def _claim(
+        self, gid: UUID, which: str, part_id: str, worker: str, lease_s: float | None = None
+    ) -> bool:
+        """A worker claims a part (`which`: start_phase or start_step), with the default lease
+        or `lease_s`; whether the claim was accepted."""
+        lease = () if lease_s is None else (lease_s,)
+        code = self._command(
             gid,
-            "fail_phase",
-            pid,
-            lambda m: m.fail_phase(pid, attempt, "engine crashed"),
-            lambda g: g.fail_phase(pid, attempt, "engine crashed"),
-            attempt=attempt,
+            which,
+            part_id,
+            lambda m: getattr(m, which)(part_id, worker, lease_s),
+            lambda g: getattr(g, which)(part_id, worker, *lease),
         )
+        return code is None
 
     @precondition(has("steps", ready_step))
     @rule(data=st.data(), worker=st.sampled_from(["w1", "w2"]), lease_s=LEASES)
     def start_step(self, data: st.DataObject, worker: str, lease_s: float | None) -> None:
         gid, sid = self._aim(data, "steps", ready_step)
-        lease = () if lease_s is None else (lease_s,)
-        self._command(
-            gid,
-            "start_step",
-            sid,
-            lambda m: m.start_step(sid, worker, lease_s),
-            lambda g: g.start_step(sid, worker, *lease),
-        )
+        self._claim(gid, "start_step", sid, worker, lease_s)
 
     @precondition(has("steps", running))
     @rule(data=st.data())
@@ -316,38 +404,17 @@ class Lifecycle(RuleBasedStateMachine):
         gid, sid = self._aim(data, "steps", running)
         attempt = self._attempt(data, self.models[gid].part(sid))
         if data.draw(st.sampled_from(["finish"] * 5 + ["fail"]), label="how") == "fail":
-            self._command(
-                gid,
-                "fail_step",
-                sid,
-                lambda m: m.fail_step(sid, attempt, "disk full"),
-                lambda g: g.fail_step(sid, attempt, "disk full"),
-                attempt=attempt,
-            )
+            self._report(gid, "fail_step", sid, attempt, "disk full")
             return
         outputs = {sid: f"{sid}.out", "by": sid}
-        self._command(
-            gid,
-            "finish_step",
-            sid,
-            lambda m: m.finish_step(sid, attempt, outputs),
-            lambda g: g.finish_step(sid, attempt, outputs),
-            attempt=attempt,
-        )
+        self._report(gid, "finish_step", sid, attempt, outputs)
 
     @precondition(has("parts", running))
     @rule(data=st.data())
     def heartbeat(self, data: st.DataObject) -> None:
         gid, part = self._aim(data, "parts", running)
         attempt = self._attempt(data, self.models[gid].part(part))
-        self._command(
-            gid,
-            "heartbeat",
-            part,
-            lambda m: m.heartbeat(part, attempt),
-            lambda g: g.heartbeat(part, attempt),
-            attempt=attempt,
-        )
+        self._report(gid, "heartbeat", part, attempt)
 
     @precondition(has("parts", running))
     @rule(
@@ -380,105 +447,73 @@ class Lifecycle(RuleBasedStateMachine):
         attempt = data.draw(st.integers(1, max(1, part.attempt - 1) if part else 1))
         phase = part_id in self.models[gid].phases or part is None
         kinds = ["record_progress", "finish", "fail", "heartbeat"] if phase else ["finish", "fail"]
-        kind = data.draw(st.sampled_from(kinds), label="report")
-        if kind == "heartbeat":
-            self._command(
-                gid,
-                "heartbeat",
-                part_id,
-                lambda m: m.heartbeat(part_id, attempt),
-                lambda g: g.heartbeat(part_id, attempt),
-                attempt=attempt,
-            )
+        kind = data.draw(st.sampled_from([*kinds, "release"]), label="report")
+        if kind == "release" and phase:
+            self._release_phase(gid, part_id, attempt, 99, 999, "a checkpoint")
+        elif kind == "release":
+            self._release_step(gid, part_id, attempt)
+        elif kind == "heartbeat":
+            self._report(gid, "heartbeat", part_id, attempt)
         elif kind == "record_progress":
             metrics = dict(
                 epoch=99, step=999, elapsed_s=1.0, val_loss=None, epsilon=None, kept=None
             )
-            self._command(
-                gid,
-                "record_progress",
-                part_id,
-                lambda m: m.record_progress(part_id, attempt, **metrics),
-                lambda g: g.record_progress(part_id, attempt, **metrics),
-                attempt=attempt,
-            )
+            self._report(gid, "record_progress", part_id, attempt, **metrics)
         elif kind == "fail" and phase:
             self._fail_phase(gid, part_id, attempt)
         elif kind == "fail":
-            self._command(
-                gid,
-                "fail_step",
-                part_id,
-                lambda m: m.fail_step(part_id, attempt, "late"),
-                lambda g: g.fail_step(part_id, attempt, "late"),
-                attempt=attempt,
-            )
+            self._report(gid, "fail_step", part_id, attempt, "late")
         elif phase:
             done = dict(reasons=[], checkpoint={"id": "late", "epoch": 99, "step": 999})
-            done |= dict(epoch=99, step=999, elapsed_s=1.0, val_loss=None, epsilon=None)
-            self._command(
-                gid,
-                "finish_phase",
-                part_id,
-                lambda m: m.finish_phase(part_id, attempt, **done),
-                lambda g: g.finish_phase(part_id, attempt, **done),
-                attempt=attempt,
-            )
+            done |= dict(epoch=99, step=999, elapsed_s=1.0, val_loss=None, epsilon=None, epochs=[])
+            self._report(gid, "finish_phase", part_id, attempt, **done)
         else:
-            self._command(
-                gid,
-                "finish_step",
-                part_id,
-                lambda m: m.finish_step(part_id, attempt, {"late": True}),
-                lambda g: g.finish_step(part_id, attempt, {"late": True}),
-                attempt=attempt,
-            )
+            self._report(gid, "finish_step", part_id, attempt, {"late": True})
 
     @precondition(lambda self: any(map(live, self.models.values())))
     @rule(data=st.data())
     def drive(self, data: st.DataObject) -> None:
-        """A worker makes the next move on a generator as the orchestrator would: end a
-        running part well, or start a ready one. Programs go deep whatever rules are off."""
+        """A worker makes the next move on a generator as the orchestrator would: claim a
+        part that may start (as many phases at once as the spec allows), or end a running
+        part well (now and then it is preempted instead). Programs go deep whatever rules
+        are off."""
         gid = self._aim_generator(data, live)
         m = self.models[gid]
         runs = [p for p in m.parts() if p.state in RUNS]
-        ready = [p.id for p in m.phases.values() if startable_phase(m, p)]
-        ready += [s.id for s in m.steps.values() if ready_step(m, s)]
-        if runs:
+        ready = m.ready_parts()
+        if ready and (not runs or data.draw(st.booleans(), label="claim first")):
+            part_id = data.draw(st.sampled_from(ready), label="part")
+            self._claim(gid, "start_phase" if part_id in m.phases else "start_step", part_id, "w1")
+        elif runs:
             part = data.draw(st.sampled_from(runs), label="part")
+            if part.state == "running" and data.draw(st.integers(0, 11), label="preempted") == 0:
+                self._preempt_at(gid, part.id)
+                return
             if part.id not in m.phases:
                 done = {part.id: f"{part.id}.out"}
-                self._command(
-                    gid,
-                    "finish_step",
-                    part.id,
-                    lambda m: m.finish_step(part.id, part.attempt, done),
-                    lambda g: g.finish_step(part.id, part.attempt, done),
-                    attempt=part.attempt,
-                )
+                self._report(gid, "finish_step", part.id, part.attempt, done)
                 return
-            p = m.phases[part.id]
-            end = dict(reasons=["max_epochs_reached"], epoch=p.epoch + 1, step=p.step + 1)
-            end |= dict(elapsed_s=1.0, val_loss=None, epsilon=None)
-            end["checkpoint"] = {"id": f"d{p.epoch + 1}", "epoch": p.epoch + 1, "step": p.step}
-            self._command(
-                gid,
-                "finish_phase",
-                p.id,
-                lambda m: m.finish_phase(p.id, p.attempt, **end),
-                lambda g: g.finish_phase(p.id, p.attempt, **end),
-                attempt=p.attempt,
-            )
-        elif ready:
-            part_id = data.draw(st.sampled_from(ready), label="part")
-            which = "start_phase" if part_id in m.phases else "start_step"
-            self._command(
-                gid,
-                which,
-                part_id,
-                lambda m: getattr(m, which)(part_id, "w1", None),
-                lambda g: getattr(g, which)(part_id, "w1"),
-            )
+            self._end_phase_well(gid, part.id, ["max_epochs_reached"])
+
+    def _preempt_at(self, gid: UUID, part_id: str) -> None:
+        """The worker running a part is preempted: it hands it back, keeping a checkpoint."""
+        part = self.models[gid].part(part_id)
+        assert part is not None
+        if part_id in self.models[gid].steps:
+            self._release_step(gid, part_id, part.attempt)
+            return
+        p = self.models[gid].phases[part_id]
+        self._release_phase(gid, part_id, p.attempt, p.epoch + 1, p.step + 1, "a checkpoint")
+
+    def _end_phase_well(self, gid: UUID, pid: str, reasons: list[str]) -> None:
+        """The runner of a phase ends it at its next boundary, keeping a checkpoint."""
+        p = self.models[gid].phases[pid]
+        epoch, step, attempt = p.epoch + 1, p.step + 1, p.attempt
+        end = dict(reasons=reasons, epoch=epoch, step=step)
+        end |= dict(elapsed_s=1.0, val_loss=None, epsilon=None)
+        end["checkpoint"] = {"id": f"d{epoch}", "epoch": epoch, "step": p.step}
+        end["epochs"] = self._rows(gid, pid, epoch, step)
+        self._report(gid, "finish_phase", pid, attempt, **end)
 
     # Checks on every generator, after every step.
 
@@ -497,9 +532,9 @@ class Lifecycle(RuleBasedStateMachine):
         on_model: Callable[[GeneratorModel], Outcome],
         on_product: Command,
         attempt: int | None = None,
-    ) -> None:
+    ) -> str | None:
         """Run a command on the model and through the service, and compare; `attempt` is the
-        one a runner's report names."""
+        one a runner's report names. Returns the error code it was rejected with, if any."""
         model = self.models[gid]
         states = _states(model)
         current = model.part(part).attempt if part and model.part(part) else 0
@@ -522,7 +557,7 @@ class Lifecycle(RuleBasedStateMachine):
             assert isinstance(e.message, str) and e.message, "an error says what went wrong"
             older = attempt is not None and 0 < attempt < current
             self._rejected(gid, name, e.code, stale=e.code == "stale_runner" and older)
-            return
+            return e.code
         assert outcome.error is None, f"{name} accepted, the model says {outcome.error}"
         stored = self._accepted(gid, outcome, list(self.delivered), result, before)
         checks.rules_hold(before, self.live[gid], part, stored)
@@ -535,6 +570,19 @@ class Lifecycle(RuleBasedStateMachine):
             and outcome.events[0].payload["discarded_checkpoints"]
         ):
             self._reached("cancel discards checkpoints")
+        return None
+
+    def _report(self, gid: UUID, name: str, part: str, attempt: int, *args, **kw) -> str | None:
+        """A runner's command (`name`, on `part` as `attempt`), the same on the model and the
+        product; returns the error code it was rejected with, if any."""
+        return self._command(
+            gid,
+            name,
+            part,
+            lambda m: getattr(m, name)(part, attempt, *args, **kw),
+            lambda g: getattr(g, name)(part, attempt, *args, **kw),
+            attempt=attempt,
+        )
 
     def _on_a_held_aggregate(self, before: Generator, on_product: Command, outcome: Outcome) -> Any:
         """The command on an aggregate held by an embedding caller (no store): the same verdict
@@ -595,6 +643,7 @@ class Lifecycle(RuleBasedStateMachine):
         for n in range(1, len(views)):
             assert self.svc.get_view(gid, at_version=n) == views[n], f"the view at version {n}"
         assert self.svc.get_view(gid) == views[-1]
+        checks.view_is_the_model(views[-1], model)
         try:
             self.svc.get_view(gid, at_version=len(views))
             raise AssertionError("a view after the latest version")
@@ -647,6 +696,11 @@ class Lifecycle(RuleBasedStateMachine):
         if p is None:
             return attempt, max(0, d_epoch), max(0, d_step)
         return attempt, max(0, p.epoch + d_epoch), max(0, p.step + d_step)
+
+    def _rows(self, gid: UUID, pid: str, epoch: int, step: int) -> list[dict[str, Any]]:
+        """The epochs completed since the phase's last report, up to `epoch`."""
+        p = self.models[gid].phases.get(pid)
+        return rows(p.epoch if p else 0, epoch, step)
 
     def _live(self) -> int:
         return sum(m.state not in ENDED for m in self.models.values())

@@ -5,6 +5,10 @@ Every command returns an `Outcome`: the error code the product must raise, or th
 must store (class name and payload) and what it returns. The model never reads a clock: each
 expected event names the fields that take its timestamp, and `stamp` copies them from the
 events the product stored. To follow a new event, add a command that returns it.
+
+Preemption (RULES.md, "Preemption"): a worker shutting down releases its running phase at a
+step boundary; it is pending again, keeps its counters and stop request, resumes from the
+checkpoint it kept, and counts one more preemption. A stopping phase is not released.
 """
 
 from dataclasses import dataclass, field, fields
@@ -57,6 +61,7 @@ class PartModel:
     ended_at: datetime | None = None
     lease_s: float = 0.0
     renewed_at: datetime | None = None
+    reported_at: datetime | None = None  # the runner's last sign of life
     error: str | None = None
 
     @property
@@ -85,6 +90,9 @@ class PhaseModel(PartModel):
     checkpoint: dict | None = None
     resume_from: dict | None = None
     last_kept: dict | None = None
+    epoch_limit: int | None = None
+    privacy: dict | None = None
+    preemptions: int = 0
 
 
 @dataclass
@@ -123,6 +131,7 @@ class GeneratorModel:
         text_tables: list[str],
         parent: UUID | None = None,
         resume_from: dict[str, dict] | None = None,
+        epoch_limits: dict[str, int] | None = None,
     ) -> tuple["GeneratorModel", Outcome]:
         phases: dict[str, PhaseModel] = {}
         if kind == "training":
@@ -131,14 +140,18 @@ class GeneratorModel:
                 phases[f"text:{t}"] = PhaseModel(f"text:{t}", kind="text", table=t)
             for p in phases.values():
                 p.resume_from = (resume_from or {}).get(p.id)
+                p.epoch_limit = (epoch_limits or {}).get(p.id)
         steps = TRAINING_STEPS if kind == "training" else ANONYMIZATION_STEPS
         model = cls(
             generator_id, name, kind, spec, parent, phases, {s: StepModel(s) for s in steps}
         )
-        layout = [
+        layout: list[dict[str, Any]] = [
             {"id": p.id, "kind": p.kind, "table": p.table, "resume_from": p.resume_from}
             for p in phases.values()
         ]
+        for row in layout:
+            if phases[row["id"]].epoch_limit is not None:
+                row["epoch_limit"] = phases[row["id"]].epoch_limit
         created = Expect(
             "Created",
             {
@@ -173,18 +186,24 @@ class GeneratorModel:
         p = self.phases[phase_id]
         return p.kind == "tabular" or self.phases["tabular"].state == "succeeded"
 
-    def ready(self) -> bool:
-        """A part may be claimed now: pending phases whose turn it is, within the spec's
-        `max_parallel_phases`, or a pending step whose predecessor succeeded."""
+    def ready_parts(self) -> list[str]:
+        """The parts that may be claimed now: pending phases whose turn it is, within the
+        spec's `max_parallel_phases`, and a pending step whose predecessor succeeded."""
         if self.state in ENDED:
-            return False
+            return []
         parallel = (self.spec.get("training") or {}).get("max_parallel_phases", 1)
         running = sum(p.state in RUNS for p in self.phases.values())
         waiting = [
-            p for p in self.phases.values() if p.state == "pending" and self.phase_may_start(p.id)
+            p.id
+            for p in self.phases.values()
+            if p.state == "pending" and self.phase_may_start(p.id)
         ]
-        steps = [s for s in self.steps.values() if s.state == "pending" and self.step_ready(s.id)]
-        return bool(waiting[: max(0, parallel - running)] or steps)
+        steps = [s.id for s in self.steps.values() if s.state == "pending"]
+        steps = [s for s in steps if self.step_ready(s)]
+        return waiting[: max(0, parallel - running)] + steps
+
+    def ready(self) -> bool:
+        return bool(self.ready_parts())
 
     def lease_expiry(self) -> datetime | None:
         if self.state in ENDED:
@@ -313,8 +332,13 @@ class GeneratorModel:
         stamps = [(a, "ended_at") for a in aborted]
         return Outcome(events=[Expect("Cancelled", payload, stamps)], result=True)
 
-    def continue_training(self, child_id: UUID) -> tuple["GeneratorModel | None", Outcome]:
-        """A new generator from this one's checkpoints (its spec as it was)."""
+    def continue_training(
+        self, child_id: UUID, more_epochs: int | None = None, max_epochs: int | None = None
+    ) -> tuple["GeneratorModel | None", Outcome]:
+        """A new generator from this one's checkpoints: its spec as it was, or with another
+        total of epochs (`max_epochs`). Each phase trains `more_epochs` beyond the checkpoint
+        it resumes from (its own epoch limit); given neither, as many more as this one's
+        limit; given only a total, every checkpoint must lie before it (ADR 0025)."""
         if self.kind != "training":
             return None, rejected("not_applicable")
         if self.state != "succeeded":
@@ -324,15 +348,28 @@ class GeneratorModel:
             for p in self.phases.values()
             if p.checkpoint
         }
+        training, spec = self.spec["training"], self.spec
+        if max_epochs is not None:
+            spec = {**spec, "training": {**training, "max_epochs": max_epochs}}
+        elif more_epochs is None:
+            more_epochs = training["max_epochs"]
+        limits = None
+        if more_epochs is not None:
+            if more_epochs < 1:
+                return None, rejected("invalid_spec")
+            limits = {pid: c.get("epoch", 0) + more_epochs for pid, c in resume_from.items()}
+        elif any(c.get("epoch", 0) >= max_epochs for c in resume_from.values()):  # type: ignore[operator]
+            return None, rejected("invalid_spec")
         tables = [p.table for p in self.phases.values() if p.table]
         return GeneratorModel.create(
             child_id,
             name=self.name,
             kind=self.kind,
-            spec=self.spec,
+            spec=spec,
             text_tables=tables,  # type: ignore[arg-type]
             parent=self.id,
             resume_from=resume_from,
+            epoch_limits=limits,
         )
 
     # Commands from the orchestrator and the runners.
@@ -353,7 +390,7 @@ class GeneratorModel:
         p.state = "stopping" if p.stop_requested else "running"
         p.attempt, p.worker, p.lease_s = p.attempt + 1, worker, lease
         payload = {"phase": phase_id, "attempt": p.attempt, "worker": worker, "state": p.state}
-        stamps = [(phase_id, "started_at"), (phase_id, "renewed_at")]
+        stamps = [(phase_id, t) for t in ("started_at", "renewed_at", "reported_at")]
         events.append(Expect("PhaseStarted", {**payload, "lease_s": lease}, stamps))
         return Outcome(events=events, result=p.attempt)
 
@@ -363,7 +400,7 @@ class GeneratorModel:
         if gate:
             return rejected(gate)
         assert p is not None
-        kept = metrics.pop("kept", None)
+        kept, rows = metrics.pop("kept", None), _rows(metrics.pop("epochs", None))
         self._count(p, metrics)
         if kept:
             p.last_kept = dict(kept)
@@ -372,8 +409,28 @@ class GeneratorModel:
             "attempt": attempt,
             **metrics,
             "kept": p.last_kept if kept else None,
+            "epochs": rows,
         }
-        return Outcome(events=[Expect("PhaseProgressed", payload, [(phase_id, "renewed_at")])])
+        stamps = [(phase_id, "renewed_at"), (phase_id, "reported_at")]
+        return Outcome(events=[Expect("PhaseProgressed", payload, stamps)])
+
+    def record_privacy(self, phase_id: str, attempt: int, **plan: Any) -> Outcome:
+        """The DP-SGD settings a running phase's attempt trains with (ADR 0022): they renew its
+        lease, but are not a report of progress."""
+        p = self.phases.get(phase_id)
+        gate = self._runner_gate(p, attempt)
+        if gate:
+            return rejected(gate)
+        assert p is not None
+        p.privacy = {
+            "noise_multiplier": float(plan["noise_multiplier"]),
+            "calibrated": bool(plan["calibrated"]),
+            "sampling_rate": float(plan["sampling_rate"]),
+            "steps_per_epoch": int(plan["steps_per_epoch"]),
+            "last_step": int(plan["last_step"]),
+        }
+        payload = {"phase": phase_id, "attempt": attempt, **p.privacy}
+        return Outcome(events=[Expect("PrivacyPlanned", payload, [(phase_id, "renewed_at")])])
 
     def finish_phase(
         self, phase_id: str, attempt: int, *, reasons: list[str], checkpoint: dict, **metrics: Any
@@ -387,12 +444,46 @@ class GeneratorModel:
             return rejected("invalid_transition")
         chosen = set(reasons) | ({"manually_stopped"} if p.stop_requested else set())
         recorded = [r for r in REASON_ORDER if r in chosen] or ["unknown"]
+        rows = _rows(metrics.pop("epochs", None))
         self._count(p, metrics)
         p.state, p.reasons, p.checkpoint = "succeeded", recorded, dict(checkpoint)
-        payload = {"phase": phase_id, "attempt": attempt, **metrics}
+        payload = {"phase": phase_id, "attempt": attempt, **metrics, "epochs": rows}
         payload |= {"reasons": recorded, "checkpoint": p.checkpoint, "state": "succeeded"}
-        event = Expect("PhaseSucceeded", payload, [(phase_id, "ended_at")])
-        return Outcome(events=[event], result=recorded)
+        stamps = [(phase_id, "ended_at"), (phase_id, "reported_at")]
+        return Outcome(events=[Expect("PhaseSucceeded", payload, stamps)], result=recorded)
+
+    def release_phase(self, phase_id: str, attempt: int, **released: Any) -> Outcome:
+        """Preemption: the worker running the phase hands it back at a step boundary (epoch,
+        step, elapsed_s; the checkpoint `kept`, the `epochs` since its last report). It is
+        pending again, free to claim at once (no lease), resuming from `kept` when given;
+        its counters go on and never decrease. A stopping phase is not released: its stop
+        lands at that boundary instead."""
+        p = self.phases.get(phase_id)
+        gate = self._runner_gate(p, attempt)
+        stopping = p is not None and p.state == "stopping"
+        gate = gate or ("invalid_transition" if stopping else self._counters_gate(p, released))
+        if gate:
+            return rejected(gate)
+        assert p is not None
+        kept = dict(released["kept"]) if released.get("kept") else None
+        p.epoch, p.step, p.elapsed_s = released["epoch"], released["step"], released["elapsed_s"]
+        if kept:
+            p.last_kept, p.resume_from = kept, {**kept, "generator": str(self.id)}
+        p.state, p.preemptions, p.renewed_at = "pending", p.preemptions + 1, None
+        payload = {"phase": phase_id, "attempt": attempt, "worker": p.worker, "kept": kept}
+        payload |= {k: released[k] for k in ("epoch", "step", "elapsed_s")}
+        payload |= {"epochs": _rows(released.get("epochs")), "state": "pending"}
+        return Outcome(events=[Expect("PhaseReleased", payload, [(phase_id, "reported_at")])])
+
+    def release_step(self, step_id: str, attempt: int) -> Outcome:
+        """Preemption of a step: it is pending again, and runs again from its start."""
+        s = self.steps.get(step_id)
+        if gate := self._runner_gate(s, attempt):
+            return rejected(gate)
+        assert s is not None
+        payload = {"pipeline_step": step_id, "attempt": attempt, "worker": s.worker}
+        s.state, s.renewed_at = "pending", None
+        return Outcome(events=[Expect("StepReleased", {**payload, "state": "pending"})])
 
     def fail_phase(self, phase_id: str, attempt: int, error: str) -> Outcome:
         p = self.phases.get(phase_id)
@@ -419,7 +510,7 @@ class GeneratorModel:
         s.state, s.attempt, s.worker, s.lease_s = "running", s.attempt + 1, worker, lease
         payload = {"pipeline_step": step_id, "attempt": s.attempt, "worker": worker}
         payload |= {"state": "running", "lease_s": lease}
-        stamps = [(step_id, "started_at"), (step_id, "renewed_at")]
+        stamps = [(step_id, t) for t in ("started_at", "renewed_at", "reported_at")]
         events.append(Expect("StepStarted", payload, stamps))
         return Outcome(events=events, result=s.attempt)
 
@@ -462,7 +553,8 @@ class GeneratorModel:
         if part.state not in RUNS:
             return rejected("invalid_transition")
         payload = {"part": part_id, "attempt": attempt}
-        return Outcome(events=[Expect("Heartbeat", payload, [(part_id, "renewed_at")])])
+        stamps = [(part_id, "renewed_at"), (part_id, "reported_at")]
+        return Outcome(events=[Expect("Heartbeat", payload, stamps)])
 
     def take_over(self, part_id: str, worker: str, now: datetime, lease_s: float | None) -> Outcome:
         gate = self._live_gate()
@@ -482,9 +574,8 @@ class GeneratorModel:
             part.resume_from = resume_from  # type: ignore[attr-defined]
         payload = {"part": part_id, "attempt": part.attempt, "worker": worker}
         payload |= {"previous_worker": previous, "resume_from": resume_from, "lease_s": lease}
-        return Outcome(
-            events=[Expect("TakenOver", payload, [(part_id, "renewed_at")])], result=part.attempt
-        )
+        stamps = [(part_id, "renewed_at"), (part_id, "reported_at")]
+        return Outcome(events=[Expect("TakenOver", payload, stamps)], result=part.attempt)
 
     # Internals.
 
@@ -499,3 +590,8 @@ class GeneratorModel:
     def _count(p: PhaseModel, metrics: dict[str, Any]) -> None:
         p.epoch, p.step, p.elapsed_s = metrics["epoch"], metrics["step"], metrics["elapsed_s"]
         p.val_loss, p.epsilon = metrics.get("val_loss"), metrics.get("epsilon")
+
+
+def _rows(epochs: list[dict] | None) -> list[dict]:
+    """The rows of the epochs a report carries, as recorded: copies, none when not given."""
+    return [dict(row) for row in epochs or ()]

@@ -26,6 +26,7 @@ from tests.stateful.reference_model import GeneratorModel, Outcome
 from tests.stateful.world import World, threads_settings, world
 
 LATER = datetime.now(UTC) + timedelta(days=365)  # every lease has run out by then
+KEYWORDS = ("record_progress", "finish_phase", "release_phase")  # (part, attempt, {keywords})
 
 
 @dataclass
@@ -37,7 +38,7 @@ class Command:
     result: Any = None
 
     def on_model(self, model: GeneratorModel) -> Outcome:
-        if self.name in ("record_progress", "finish_phase"):
+        if self.name in KEYWORDS:
             part, attempt, kw = self.args
             return getattr(model, self.name)(part, attempt, **kw)
         return getattr(model, self.name)(*self.args)
@@ -48,29 +49,40 @@ class Command:
             return g.take_over(part, worker, now)
         if self.name in ("start_phase", "start_step"):
             return getattr(g, self.name)(*self.args[:2])
-        if self.name == "record_progress":
-            part, attempt, metrics = self.args
-            return g.record_progress(part, attempt, **metrics)
-        if self.name == "finish_phase":
-            part, attempt, outcome = self.args
-            return g.finish_phase(part, attempt, **outcome)
+        if self.name in KEYWORDS:
+            part, attempt, kw = self.args
+            return getattr(g, self.name)(part, attempt, **kw)
         return getattr(g, self.name)(*self.args)
 
 
+def _row(epoch: int) -> dict[str, Any]:
+    return dict(epoch=epoch, step=epoch * 3, elapsed_s=float(epoch), val_loss=None)
+
+
 def _progress(part: str, attempt: int, epoch: int) -> Command:
-    metrics = dict(epoch=epoch, step=epoch * 3, elapsed_s=float(epoch), val_loss=None)
-    return Command("record_progress", (part, attempt, metrics | dict(epsilon=None, kept=None)))
+    metrics = _row(epoch) | dict(epsilon=None, kept=None)
+    metrics["epochs"] = [_row(epoch) | dict(train_loss=0.5, epsilon=None)]
+    return Command("record_progress", (part, attempt, metrics))
 
 
 def _finish(part: str, attempt: int) -> Command:
     outcome = dict(reasons=["max_epochs_reached"], checkpoint={"id": f"{part}-{attempt}"})
-    outcome |= dict(epoch=9, step=27, elapsed_s=9.0, val_loss=None, epsilon=None)
+    outcome |= dict(epoch=9, step=27, elapsed_s=9.0, val_loss=None, epsilon=None, epochs=[])
     return Command("finish_phase", (part, attempt, outcome))
 
 
+def _release(part: str, attempt: int) -> Command:
+    """The worker is preempted: it hands the phase back, keeping a checkpoint."""
+    kept = {"id": f"{part}-kept-{attempt}", "epoch": 4, "step": 12}
+    released = dict(epoch=4, step=12, elapsed_s=4.0, kept=kept, epochs=[])
+    return Command("release_phase", (part, attempt, released))
+
+
 def runner(part: str, attempt: int) -> st.SearchStrategy[list[Command]]:
-    """A worker running one phase: it claims it, reports progress, and ends it."""
-    end = st.sampled_from([_finish(part, attempt), Command("fail_phase", (part, attempt, "boom"))])
+    """A worker running one phase: it claims it, reports progress, and ends it (or, now and
+    then, is preempted and hands it back)."""
+    ends = [_finish(part, attempt), Command("fail_phase", (part, attempt, "boom"))]
+    end = st.sampled_from([*ends, _release(part, attempt)])
     beats = st.lists(st.sampled_from([_progress(part, attempt, e) for e in (1, 2, 3)]), max_size=3)
     claim = Command("start_phase", (part, f"w{attempt}", None))
     heartbeat = Command("heartbeat", (part, attempt))

@@ -14,7 +14,7 @@ from tests.stateful.coverage import REQUIRED, shortfall
 from tests.stateful.machine import Lifecycle
 from tests.stateful.world import World, machine_settings, world
 
-TRIGGERS = {"start", "stop", "progress", "finish", "fail", "cancel"}
+TRIGGERS = {"start", "stop", "progress", "finish", "fail", "cancel", "release"}
 
 
 @pytest.fixture
