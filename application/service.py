@@ -284,8 +284,10 @@ class GeneratorService:
         worker: str,
         now: datetime,
         lease_s: float = DEFAULT_LEASE_S,
+        *,
+        lost: int | None = None,
     ) -> int:
-        return self.execute(generator, lambda g: g.take_over(part, worker, now, lease_s))
+        return self.execute(generator, lambda g: g.take_over(part, worker, now, lease_s, lost=lost))
 
     def finish_step(
         self, generator: UUID, step: str, attempt: int, outputs: dict[str, Any]

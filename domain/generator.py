@@ -351,14 +351,26 @@ class Generator(Aggregate):
         )
 
     def take_over(
-        self, part_id: str, worker: str, now: datetime, lease_s: float = DEFAULT_LEASE_S
+        self,
+        part_id: str,
+        worker: str,
+        now: datetime,
+        lease_s: float = DEFAULT_LEASE_S,
+        *,
+        lost: int | None = None,
     ) -> int:
         """Run a part whose worker's lease expired as a new attempt. A phase resumes from
         the checkpoint it kept last, which keeps its own epoch and step (what its weights were
-        trained for); the phase's counters go on from where they were (ADR 0016)."""
+        trained for); the phase's counters go on from where they were (ADR 0016).
+
+        `lost`: the worker holding the part says that this attempt's runner is gone (the
+        process it ran in died): it takes the part over at once, without waiting out the
+        lease; only the holder of the current attempt may say so (ADR 0027)."""
         self._require_live()
         part = self.part(part_id)
-        if not self.lease_expired(part_id, now):
+        if lost is not None:
+            self._lost_by_holder(part, worker, lost)
+        elif not self.lease_expired(part_id, now):
             raise errors.InvalidTransition(
                 f"{part_id!r} is {part.state}, held by {part.worker} until {part.lease_expires_at}"
             )
@@ -376,6 +388,17 @@ class Generator(Aggregate):
             lease_s=lease_s,
         )
         return attempt
+
+    @staticmethod
+    def _lost_by_holder(part: Phase | Step, worker: str, attempt: int) -> None:
+        if attempt != part.attempt:
+            raise errors.StaleRunner(f"attempt {attempt} of {part.id!r} is not the current one")
+        if part.state not in (RUNNING, STOPPING):
+            raise errors.InvalidTransition(f"{part.id!r} is {part.state}, not running")
+        if worker != part.worker:
+            raise errors.InvalidTransition(
+                f"{part.id!r} is held by {part.worker}: only its holder may say its runner is lost"
+            )
 
     def finish_step(self, step_id: str, attempt: int, outputs: dict[str, Any]) -> None:
         step = self._runner_step(step_id, attempt, "finish")

@@ -371,6 +371,26 @@ class Lifecycle(RuleBasedStateMachine):
             lambda g: g.take_over(part, worker, now, *lease),
         )
 
+    @precondition(has("parts", running))
+    @rule(data=st.data())
+    def take_over_lost(self, data: st.DataObject) -> None:
+        """The worker holding a running part says its runner is gone (the process died on a
+        cluster): it takes the part over at once, long before the lease ends."""
+        gid, part = self._aim(data, "parts", running)
+        held = self.models[gid].part(part)
+        holder = held.worker if held and held.worker else "w1"
+        worker = data.draw(st.sampled_from([holder, holder, "w9"]), label="worker")
+        attempt = self._attempt(data, held)
+        now = datetime.now(UTC) - timedelta(days=1)
+        self._command(
+            gid,
+            "take_over",
+            part,
+            lambda m: m.take_over(part, worker, now, None, lost=attempt),
+            lambda g: g.take_over(part, worker, now, lost=attempt),
+            attempt=attempt,
+        )
+
     @precondition(has("parts", taken_over))
     @rule(data=st.data())
     def stale_report(self, data: st.DataObject) -> None:
