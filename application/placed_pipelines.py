@@ -65,7 +65,6 @@ class PlacedPipelines:
         orchestrator: Orchestrator,
         placement: Placement,
         *,
-        worker: str,
         lease_s: float = DEFAULT_LEASE_S,
         kill_after_s: float = 10.0,
         on_start: Callable[[ClaimedPart, PlacedRun], None] | None = None,
@@ -73,7 +72,6 @@ class PlacedPipelines:
         self.commands = commands
         self.orchestrator = orchestrator
         self.placement = placement
-        self.worker = worker
         self.lease_s = lease_s
         self.kill_after_s = kill_after_s
         self.on_start = on_start or (lambda *_: None)
@@ -135,7 +133,7 @@ class PlacedPipelines:
                 attempt = self.commands.take_over(
                     claimed.generator_id,
                     claimed.part,
-                    self.worker,
+                    self.orchestrator.worker,  # who claimed it: its holder
                     datetime.now(UTC),
                     self.lease_s,
                     lost=claimed.attempt,

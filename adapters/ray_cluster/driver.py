@@ -31,7 +31,6 @@ def ray_pipelines(
         svc,
         svc.orchestrator(lease_s=lease_s),
         placement,
-        worker=svc.worker,
         lease_s=lease_s,
         kill_after_s=kill_after_s,
         on_start=on_start,
