@@ -15,13 +15,14 @@ from ffwd.application.placed_pipelines import MAX_LOST, PlacedPipelines
 from ffwd.application.placement import ClaimedPart, Ending, Resources, Unplaceable
 from ffwd.application.service import GeneratorService
 
-CSV = "id,age,city\n" + "".join(f"{i},{20 + i % 50},{['Paris', 'Rome'][i % 2]}\n" for i in range(30))
+CSV = "id,age,city\n" + "".join(f"{i},{20 + i % 50},{['Oslo', 'Rome'][i % 2]}\n" for i in range(30))
+BY_ITSELF = Ending()
 
 
 class Run:
-    """A runner on the hand-made cluster: `script` says how each wait goes."""
+    """A runner on the hand-made cluster: it ends with `ending` once `go` is set."""
 
-    def __init__(self, started: bool = True, ending: Ending | None = Ending()) -> None:
+    def __init__(self, started: bool = True, ending: Ending | None = BY_ITSELF) -> None:
         self.started, self.ending = started, ending
         self.released = self.killed = False
         self.go = threading.Event()  # set: `ending` comes at the next wait
@@ -77,7 +78,7 @@ def driver(svc, cluster, **options) -> PlacedPipelines:
     return PlacedPipelines(svc, orchestrator, cluster, lease_s=lease_s, **options)
 
 
-def ended(run: Run, ending: Ending = Ending()) -> Run:
+def ended(run: Run, ending: Ending = BY_ITSELF) -> Run:
     run.ending = ending
     run.go.set()
     return run
