@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from tests.integration.on_ray.cluster import RayCluster
 from tests.integration.workers.conftest import (  # noqa: F401 (fixtures)
     Workers,
     open_service,
     tables,
     workers_on,
 )
+from tests.ray_cluster import RayCluster
 
 # "<generator> <part> attempt <n> on ray: <host> pid <pid>", printed by the driver
 PLACED = re.compile(r"^(\S+) (\S+) attempt (\d+) on ray: \S+ pid (\d+)$", re.M)
