@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 # crashing library) fails its part, saying why, instead of being placed again and again.
 MAX_LOST = 3
 TICK_S = 0.2
+# A runner not begun after this long waits for its resources (Ray queues it until a machine
+# has them free): the view says so, and what it asked for.
+SAY_WAITING_S = 2.0
 
 
 class AttemptWatch:
@@ -148,20 +151,26 @@ class PlacedPipelines:
         when it outlives its attempt by `kill_after_s`, and after a hand-back wait until the
         store has it."""
         watch = AttemptWatch(claimed)
-        beat_every, next_beat = self.lease_s / 3, time.monotonic() + self.lease_s / 3
+        placed_at = time.monotonic()
+        beat_every, next_beat = self.lease_s / 3, placed_at + self.lease_s / 3
         over_at: float | None = None
-        announced = False
+        announced = said_waiting = False
         with self._holding(claimed, placed, watch):
             while True:
                 ending = placed.wait(TICK_S)
                 if placed.started and not announced:
                     announced = True
                     self.on_start(claimed, placed)
+                    if said_waiting:
+                        self._say_waiting(claimed, None, watch)
                 if ending is not None:
                     if self._preempted.is_set():
                         self._handed_back(claimed, placed)
                     return ending
                 now = time.monotonic()
+                if not placed.started and not said_waiting and now - placed_at > SAY_WAITING_S:
+                    said_waiting = True
+                    self._say_waiting(claimed, str(claimed.resources), watch)
                 if not placed.started and now >= next_beat:
                     next_beat = now + beat_every
                     self._heartbeat(claimed, watch)
@@ -197,6 +206,18 @@ class PlacedPipelines:
             self.commands.heartbeat(claimed.generator_id, claimed.part, claimed.attempt)
         except errors.StoreUnavailable as e:
             log.warning("heartbeat failed: %s", e)
+        except errors.FfwdError:
+            watch.over.set()  # cancelled or taken over
+
+    def _say_waiting(
+        self, claimed: ClaimedPart, resources: str | None, watch: AttemptWatch
+    ) -> None:
+        """In the view: the part waits for its resources (or no longer)."""
+        gid, part = claimed.generator_id, claimed.part
+        try:
+            self.commands.wait_for_resources(gid, part, claimed.attempt, resources)
+        except errors.StoreUnavailable as e:
+            log.warning("%s of %s waits for resources, unsaid: %s", part, gid, e)
         except errors.FfwdError:
             watch.over.set()  # cancelled or taken over
 

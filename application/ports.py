@@ -127,6 +127,11 @@ class RunnerCommands(Protocol):
 
     def heartbeat(self, generator: UUID, part: str, attempt: int) -> None: ...
 
+    def wait_for_resources(
+        self, generator: UUID, part: str, attempt: int, resources: str | None
+    ) -> None:
+        """The part's runner waits for a cluster's resources (in words), or began (None)."""
+
     def take_over(
         self,
         generator: UUID,

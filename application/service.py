@@ -277,6 +277,11 @@ class GeneratorService:
     def heartbeat(self, generator: UUID, part: str, attempt: int) -> None:
         self.execute(generator, lambda g: g.heartbeat(part, attempt))
 
+    def wait_for_resources(
+        self, generator: UUID, part: str, attempt: int, resources: str | None
+    ) -> None:
+        self.execute(generator, lambda g: g.wait_for_resources(part, attempt, resources))
+
     def take_over(
         self,
         generator: UUID,

@@ -127,9 +127,16 @@ def test_the_claim_is_renewed_while_the_runner_waits_for_resources(svc, gid) -> 
     time.sleep(1.0)  # three leases: each would have run out without a renewal
     phase = svc.get_generator(gid).phases["tabular"]
     assert phase.lease_expires_at > datetime.now(UTC) and phase.attempt == 1
+    while svc.get_view(gid).phases[0].waiting_for is None:  # said after SAY_WAITING_S
+        time.sleep(0.05)
+    assert svc.get_view(gid).phases[0].waiting_for == "2 CPU, 1 GPU, 0.5 GB of memory"
+    run.started = True  # its resources came free
+    while svc.get_view(gid).phases[0].waiting_for is not None:
+        time.sleep(0.05)
     ended(run)
     work.join(10)
-    assert [e.type for e in svc.history(gid)].count("Heartbeat") >= 2
+    types = [e.type for e in svc.history(gid)]
+    assert types.count("Heartbeat") >= 2 and types.count("PartWaiting") == 2
 
 
 def test_a_runner_still_going_after_a_cancel_is_killed(svc, gid) -> None:
