@@ -164,3 +164,25 @@ def test_a_part_waits_for_its_resources_in_the_view_and_one_no_machine_can_hold_
     assert "no machine of the Ray cluster can hold what it asks (1 CPU, 1 GPU)" in failed.error
     for gid in (busy, wide, gpu):
         check_history(list(svc.store.events(gid)), live=svc.store.get(gid))
+
+
+def test_sigterm_to_the_driver_hands_its_running_phase_back_at_a_boundary(
+    fresh_postgres_url, tmp_path: Path, tables, open_service, drivers_on, workers_on
+) -> None:
+    store, data = fresh_postgres_url, tmp_path / "data"
+    svc = open_service(store, data)
+    gid = svc.create_generator(tables.spec("preempted", seconds=4))
+    drivers = drivers_on(store, data, 600.0)  # a takeover would wait this long: a release not
+    (driver,) = drivers.start(1)
+    wait_until(lambda: phase_of(svc, gid, "tabular").step > 0, DEADLINE_S, "a running phase")
+    driver.send_signal(signal.SIGTERM)
+    assert driver.wait(timeout=60) == 0
+    released = svc.get_generator(gid).phases["tabular"]
+    assert (released.state, released.preemptions) == ("pending", 1)
+    workers = workers_on(store, data)
+    workers.start(1)
+    wait_until(lambda: all_ended(svc, [gid]), DEADLINE_S, "the generator to end")
+    assert set(workers.terminate().values()) == {0}
+    assert svc.get_view(gid).state == "succeeded"
+    facts = check_history(list(svc.store.events(gid)), live=svc.store.get(gid))
+    assert [r[0] for r in facts["releases"]] == ["tabular"] and facts["takeovers"] == []
