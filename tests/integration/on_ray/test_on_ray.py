@@ -113,22 +113,10 @@ def test_a_killed_driver_s_parts_are_taken_over_by_a_plain_worker(
     fresh_postgres_url, tmp_path: Path, tables, open_service, drivers_on, workers_on
 ) -> None:
     store, data = fresh_postgres_url, tmp_path / "data"
-    svc = open_service(store, data)
-    gid = svc.create_generator(tables.spec("orphaned", seconds=4))
-    drivers = drivers_on(store, data, 3.0)
-    (driver,) = drivers.start(1)
-    wait_until(
-        lambda: phase_of(svc, gid, "tabular").step > 0, DEADLINE_S, "the phase to run on Ray"
-    )
+    svc, gid, drivers, driver = one_phase_running(store, data, tables, open_service, drivers_on)
     name = drivers.name(driver)
     drivers.kill(driver)  # kill -9: Ray ends the tasks it owned
-    workers = workers_on(store, data)
-    workers.start(1)
-    wait_until(lambda: all_ended(svc, [gid]), DEADLINE_S, "the generator to end")
-    assert set(workers.terminate().values()) == {0}
-
-    assert svc.get_view(gid).state == "succeeded"
-    facts = check_history(list(svc.store.events(gid)), live=svc.store.get(gid))
+    facts = finished_by_a_plain_worker(svc, gid, workers_on(store, data))
     assert ("tabular", 2, name) in facts["takeovers"]
 
 
@@ -139,14 +127,15 @@ def test_a_part_waits_for_its_resources_in_the_view_and_one_no_machine_can_hold_
     svc = open_service(store, data)
     busy = svc.create_generator(tables.spec("busy", seconds=60))  # one CPU of the two
     svc.request_stop(busy, "text:people", requested_by="alice")
+    pool = drivers_on(store, data, 3.0, "--concurrency", "2")
+    pool.start(1)
+    wait_until(lambda: phase_of(svc, busy, "tabular").step > 0, DEADLINE_S, "a CPU taken")
     wide = tables.spec("wide", seconds=1)
     wide["training"]["resources"] = {"tabular": {"cpus": 2}}  # the whole cluster
     wide = svc.create_generator(wide)
     gpu = tables.spec("gpu", seconds=1)
     gpu["training"]["resources"] = {"gpus": 1}
     gpu = svc.create_generator(gpu)
-    pool = drivers_on(store, data, 3.0, "--concurrency", "2")
-    pool.start(1)
 
     waiting = wait_until(
         lambda: phase_of(svc, wide, "tabular").waiting_for, DEADLINE_S, "a wait for resources"
@@ -170,19 +159,30 @@ def test_sigterm_to_the_driver_hands_its_running_phase_back_at_a_boundary(
     fresh_postgres_url, tmp_path: Path, tables, open_service, drivers_on, workers_on
 ) -> None:
     store, data = fresh_postgres_url, tmp_path / "data"
-    svc = open_service(store, data)
-    gid = svc.create_generator(tables.spec("preempted", seconds=4))
-    drivers = drivers_on(store, data, 600.0)  # a takeover would wait this long: a release not
-    (driver,) = drivers.start(1)
-    wait_until(lambda: phase_of(svc, gid, "tabular").step > 0, DEADLINE_S, "a running phase")
+    # A takeover would wait out this lease: a release must not.
+    svc, gid, _, driver = one_phase_running(store, data, tables, open_service, drivers_on, 600.0)
     driver.send_signal(signal.SIGTERM)
     assert driver.wait(timeout=60) == 0
     released = svc.get_generator(gid).phases["tabular"]
     assert (released.state, released.preemptions) == ("pending", 1)
-    workers = workers_on(store, data)
+    facts = finished_by_a_plain_worker(svc, gid, workers_on(store, data))
+    assert [r[0] for r in facts["releases"]] == ["tabular"] and facts["takeovers"] == []
+
+
+def one_phase_running(store, data, tables, open_service, drivers_on, lease_s: float = 3.0):
+    """A generator whose tabular phase trains on Ray under one driver: (svc, id, pool, driver)."""
+    svc = open_service(store, data)
+    gid = svc.create_generator(tables.spec("one", seconds=4))
+    drivers = drivers_on(store, data, lease_s)
+    (driver,) = drivers.start(1)
+    wait_until(lambda: phase_of(svc, gid, "tabular").step > 0, DEADLINE_S, "a phase on Ray")
+    return svc, gid, drivers, driver
+
+
+def finished_by_a_plain_worker(svc, gid, workers) -> dict:
+    """A plain worker runs the rest; the generator succeeds; its history's facts."""
     workers.start(1)
     wait_until(lambda: all_ended(svc, [gid]), DEADLINE_S, "the generator to end")
     assert set(workers.terminate().values()) == {0}
     assert svc.get_view(gid).state == "succeeded"
-    facts = check_history(list(svc.store.events(gid)), live=svc.store.get(gid))
-    assert [r[0] for r in facts["releases"]] == ["tabular"] and facts["takeovers"] == []
+    return check_history(list(svc.store.events(gid)), live=svc.store.get(gid))
