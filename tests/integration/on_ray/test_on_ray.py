@@ -85,7 +85,11 @@ def test_kill_9_of_the_ray_worker_running_a_phase_is_taken_over_at_once(
         return phase.state == "running" and phase.last_kept and phase
 
     before = wait_until(kept_mid_phase, DEADLINE_S, "a kept checkpoint in the middle")
-    runner = next(p for p in placed(pool) if p["part"] == "tabular" and p["attempt"] == 1)
+    runner = wait_until(
+        lambda: next((p for p in placed(pool) if p["part"] == "tabular"), None),
+        30,
+        "the driver to say where the phase runs",
+    )
     killed_at = time.monotonic()
     os.kill(runner["pid"], signal.SIGKILL)
 
