@@ -11,7 +11,7 @@ from ffwd.domain.errors import ClusterUnavailable
 
 CONNECT_TIMEOUT_S = 60.0
 PROBE_TIMEOUT_S = 5.0
-GB = 1024**3
+GB = 10**9  # memory_gb counts decimal gigabytes, as the name says
 TOKEN_HINT = (
     " (a cluster with token authentication needs RAY_AUTH_MODE=token here, and its token in "
     "RAY_AUTH_TOKEN or ~/.ray/auth_token)"

@@ -1,5 +1,5 @@
-"""Drivers (`ffwd worker --ray`) on one real local Ray cluster for the whole session, with a
-PostgreSQL store per test: the same tiny generators as the worker fault tests."""
+"""Drivers (`ffwd worker --ray`) on one real local Ray cluster per module, with a PostgreSQL
+store per test: the same tiny generators as the worker fault tests."""
 
 import re
 from collections.abc import Callable, Iterator
@@ -20,8 +20,9 @@ from tests.ray_cluster import RayCluster
 PLACED = re.compile(r"^(\S+) (\S+) attempt (\d+) on ray: \S+ pid (\d+)$", re.M)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[RayCluster]:
+    """One cluster for the module's tests, gone before the rest of the suite runs."""
     cluster = RayCluster(cpus=2).start()
     try:
         yield cluster
