@@ -6,6 +6,7 @@ import socket
 import threading
 from collections.abc import Iterator
 
+from ffwd.application.leases import durably
 from ffwd.application.phase_follower import HEARD_BY_RUNNERS
 from ffwd.application.placement import ClaimedPart
 from ffwd.application.service import GeneratorService
@@ -30,7 +31,8 @@ def run_part(store: str, data: str, lease_s: float, claimed: ClaimedPart) -> Ite
     (a KeyboardInterrupt in this thread) hands the part back at its next step boundary: the
     part runs in a thread of its own, so the interrupt never lands inside its work."""
     yield {"host": socket.gethostname(), "pid": os.getpid()}
-    svc = service_for(store, data)
+    # A store restarting is waited for, as a runner's reports wait for it (ADR 0016).
+    svc = durably(lambda: service_for(store, data), "opening the store")
     orchestrator = svc.orchestrator(lease_s=lease_s)
     failure: list[BaseException] = []
 
