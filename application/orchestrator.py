@@ -30,6 +30,7 @@ from ffwd.application.leases import (
     next_part,
 )
 from ffwd.application.phase_follower import PhaseFollower
+from ffwd.application.placement import STEP, ClaimedPart, resources_for
 from ffwd.application.ports import ClaimTurn, RunnerCommands, Workspace
 from ffwd.application.spec import GeneratorSpec
 from ffwd.application.training import (
@@ -41,7 +42,7 @@ from ffwd.application.training import (
 )
 from ffwd.domain import errors
 from ffwd.domain.generator import ANONYMIZATION, DEFAULT_LEASE_S, Generator
-from ffwd.domain.lifecycle import CANCELLED, PENDING, SUCCEEDED, TERMINAL
+from ffwd.domain.lifecycle import CANCELLED, PENDING, RUNNING, STOPPING, SUCCEEDED, TERMINAL
 from ffwd.domain.parts import TABULAR
 
 Claim = Callable[[], int]
@@ -125,16 +126,74 @@ class Orchestrator:
         finally:
             turn.release()
 
-    def _take_and_run(self, generator_id: UUID, now: datetime, turn: ClaimTurn) -> bool:
+    def claim_next(self, generator_id: UUID, now: datetime) -> ClaimedPart | None:
+        """Claim one runnable part for a runner elsewhere (a cluster's): the claim is stored
+        here, exactly as `work_on` stores it, and the part runs where it is placed."""
+        if self._preempted.is_set():
+            return None
+        turn = self.commands.claim_turn(generator_id)
+        if turn is None:
+            return None
+        try:
+            found = self._claimable(generator_id, now)
+            if found is None:
+                return None
+            g, part, takeover, spec, _ = found
+            try:
+                attempt = self._claim(generator_id, part, now, takeover, turn)()
+            except ClaimLost:
+                return None
+        finally:
+            turn.release()
+        kind = g.phases[part].kind if part in g.phases else STEP
+        return ClaimedPart(generator_id, part, attempt, kind, resources_for(spec, kind))
+
+    def run_claimed(self, claimed: ClaimedPart) -> None:
+        """Run a part that a driver claimed, as the attempt it claimed; nothing when that
+        attempt is over already (cancelled, taken over, handed back meanwhile)."""
+        generator_id = claimed.generator_id
         g = self.commands.get_generator(generator_id)
-        if g.state in TERMINAL:
-            return False
-        part, takeover = next_part(g, now)
-        if part is None:
-            return False
+        held = g.part(claimed.part)
+        if held.attempt != claimed.attempt or held.state not in (RUNNING, STOPPING):
+            self.discard_cancelled(generator_id)
+            return
         spec = GeneratorSpec.model_validate(g.spec)
         engine = None if g.kind == ANONYMIZATION else self._engine(spec)
+        self._run_part(g, claimed.part, spec, engine, lambda: claimed.attempt)
+
+    def _take_and_run(self, generator_id: UUID, now: datetime, turn: ClaimTurn) -> bool:
+        found = self._claimable(generator_id, now)
+        if found is None:
+            return False
+        g, part, takeover, spec, engine = found
         claim = self._claim(generator_id, part, now, takeover, turn)
+        return self._run_part(g, part, spec, engine, claim)
+
+    def _claimable(
+        self, generator_id: UUID, now: datetime
+    ) -> tuple[Generator, str, bool, GeneratorSpec, TrainingEngine | None] | None:
+        """The generator, its next part, whether that is a takeover, its spec and engine;
+        None when nothing may be claimed. Raises, claiming nothing, for an engine this
+        process lacks."""
+        g = self.commands.get_generator(generator_id)
+        if g.state in TERMINAL:
+            return None
+        part, takeover = next_part(g, now)
+        if part is None:
+            return None
+        spec = GeneratorSpec.model_validate(g.spec)
+        engine = None if g.kind == ANONYMIZATION else self._engine(spec)
+        return g, part, takeover, spec, engine
+
+    def _run_part(
+        self,
+        g: Generator,
+        part: str,
+        spec: GeneratorSpec,
+        engine: TrainingEngine | None,
+        claim: Claim,
+    ) -> bool:
+        generator_id = g.id
         with self._ended_by_others(generator_id):
             try:
                 if part in g.phases:

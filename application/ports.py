@@ -127,10 +127,23 @@ class RunnerCommands(Protocol):
 
     def heartbeat(self, generator: UUID, part: str, attempt: int) -> None: ...
 
+    def wait_for_resources(
+        self, generator: UUID, part: str, attempt: int, resources: str | None
+    ) -> None:
+        """The part's runner waits for a cluster's resources (in words), or began (None)."""
+
     def take_over(
-        self, generator: UUID, part: str, worker: str, now: datetime, lease_s: float
+        self,
+        generator: UUID,
+        part: str,
+        worker: str,
+        now: datetime,
+        lease_s: float,
+        *,
+        lost: int | None = None,
     ) -> int:
-        """Run a part whose worker's lease expired as a new attempt; its number."""
+        """Run a part whose worker's lease expired as a new attempt; its number. With
+        `lost`, the holder of that attempt says its runner is gone: at once."""
 
     def finish_step(
         self, generator: UUID, step: str, attempt: int, outputs: dict[str, Any]

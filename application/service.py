@@ -277,6 +277,11 @@ class GeneratorService:
     def heartbeat(self, generator: UUID, part: str, attempt: int) -> None:
         self.execute(generator, lambda g: g.heartbeat(part, attempt))
 
+    def wait_for_resources(
+        self, generator: UUID, part: str, attempt: int, resources: str | None
+    ) -> None:
+        self.execute(generator, lambda g: g.wait_for_resources(part, attempt, resources))
+
     def take_over(
         self,
         generator: UUID,
@@ -284,8 +289,10 @@ class GeneratorService:
         worker: str,
         now: datetime,
         lease_s: float = DEFAULT_LEASE_S,
+        *,
+        lost: int | None = None,
     ) -> int:
-        return self.execute(generator, lambda g: g.take_over(part, worker, now, lease_s))
+        return self.execute(generator, lambda g: g.take_over(part, worker, now, lease_s, lost=lost))
 
     def finish_step(
         self, generator: UUID, step: str, attempt: int, outputs: dict[str, Any]

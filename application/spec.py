@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ffwd.domain.errors import InvalidSpec
 
@@ -46,6 +46,31 @@ class DifferentialPrivacySpec(Strict):
         return self
 
 
+def _countable(value: float) -> float:
+    if value > 1 and not value.is_integer():
+        raise ValueError("a share of one (at most 1) or a whole number, as a cluster counts them")
+    return value
+
+
+Quantity = Annotated[float, Field(strict=True, ge=0, le=1_000_000), AfterValidator(_countable)]
+
+
+class ResourceRequest(Strict):
+    """What one part asks of a cluster that places it (`ffwd worker --ray`): logical CPUs,
+    GPUs and memory. Plain workers run whatever they claim and ignore it (ADR 0027)."""
+
+    cpus: Quantity | None = None
+    gpus: Quantity | None = None
+    memory_gb: Annotated[float, Field(strict=True, gt=0, le=1_000_000)] | None = None
+
+
+class ResourcesSpec(ResourceRequest):
+    """Every part's request, and the training phases' own by kind (merged over it)."""
+
+    tabular: ResourceRequest | None = None
+    text: ResourceRequest | None = None
+
+
 class TrainingSpec(Strict):
     max_epochs: Annotated[int, Field(strict=True, ge=1)] = 50
     max_training_time_s: Positive | None = 600.0
@@ -59,6 +84,8 @@ class TrainingSpec(Strict):
     # The phases' randomness (split, initial weights, batches, DP noise): repeatable runs to
     # compare settings with; by default each generator's own, from its id.
     seed: Annotated[int, Field(strict=True, ge=0, lt=2**31)] | None = None
+    # Where a cluster places the phases (ADR 0027); none: one CPU each, as a worker runs them.
+    resources: ResourcesSpec | None = None
 
 
 class TableSpec(Strict):

@@ -68,6 +68,7 @@ class PhaseView(View):
     lease_expires_at: Timestamp | None
     stale: bool  # running, and silent for longer than it reports, plus a margin
     preemptions: int  # attempts handed back by a worker shutting down
+    waiting_for: str | None = None  # claimed, its runner waiting for a cluster's resources
 
 
 class StepView(View):
@@ -76,6 +77,7 @@ class StepView(View):
     started_at: Timestamp | None
     ended_at: Timestamp | None
     error: str | None
+    waiting_for: str | None = None  # claimed, its runner waiting for a cluster's resources
 
 
 class GeneratorView(View):
@@ -196,7 +198,9 @@ def _privacy(p: Phase, dp: dict[str, Any] | None) -> PrivacyView | None:
     )
 
 
-def _phase(p: Phase, epoch_limit: int, now: datetime, dp: dict[str, Any] | None) -> PhaseView:
+def _phase(
+    p: Phase, epoch_limit: int, now: datetime, dp: dict[str, Any] | None, waiting: str | None
+) -> PhaseView:
     best = _best(p)
     return PhaseView(
         id=p.id,
@@ -224,12 +228,18 @@ def _phase(p: Phase, epoch_limit: int, now: datetime, dp: dict[str, Any] | None)
         lease_expires_at=p.lease_expires_at if p.state in LIVE else None,
         stale=stale(p, now),
         preemptions=p.preemptions,
+        waiting_for=waiting,
     )
 
 
-def _step(s: Step) -> StepView:
+def _step(s: Step, waiting: str | None) -> StepView:
     return StepView(
-        id=s.id, state=s.state, started_at=s.started_at, ended_at=s.ended_at, error=s.error
+        id=s.id,
+        state=s.state,
+        started_at=s.started_at,
+        ended_at=s.ended_at,
+        error=s.error,
+        waiting_for=waiting,
     )
 
 
@@ -259,8 +269,8 @@ def view_of(g: "Generator", now: datetime | None = None) -> GeneratorView:
         parent=g.parent,
         created_at=g.created_on,
         updated_at=g.modified_on,
-        phases=[_phase(p, epoch_limit, now, dp) for p in g.phases.values()],
-        steps=[_step(s) for s in g.steps.values()],
+        phases=[_phase(p, epoch_limit, now, dp, g.waiting_for(p.id)) for p in g.phases.values()],
+        steps=[_step(s, g.waiting_for(s.id)) for s in g.steps.values()],
         outputs=_copied(g.outputs),
         error=g.error,
         spec=_copied(g.spec),

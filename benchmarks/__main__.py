@@ -15,6 +15,7 @@ from benchmarks import (
     engines,
     http,
     many_workers,
+    on_ray,
     privacy,
     scale,
     startup,
@@ -36,6 +37,7 @@ MODULES = {
     "many_workers": many_workers,
     "privacy": privacy,
     "distributed": distributed,
+    "on_ray": on_ray,
 }
 RESULTS = Path(__file__).with_name("results.json")
 

@@ -140,11 +140,13 @@ class _Lines:
                 return line
 
 
-def _subprocess(*args: str, stdout: Any = subprocess.PIPE) -> subprocess.Popen:
+def _subprocess(
+    *args: str, stdout: Any = subprocess.PIPE, env: dict[str, str] | None = None
+) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", *args],
         cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         stdin=subprocess.DEVNULL,
         stdout=stdout,
         stderr=subprocess.DEVNULL,

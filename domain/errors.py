@@ -97,3 +97,9 @@ class StoreUnavailable(FfwdError):
     """The store cannot be opened, read or written: corrupt, locked, unreachable, read-only."""
 
     code = "store_unavailable"
+
+
+class ClusterUnavailable(FfwdError):
+    """The cluster a driver was pointed at cannot be reached or joined (`ffwd worker --ray`)."""
+
+    code = "cluster_unavailable"

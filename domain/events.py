@@ -66,6 +66,7 @@ class Created(Event, Aggregate.Created):
         g.steps = {s: Step(s) for s in self.steps}
         g.outputs = {}
         g.error = None
+        g.waiting = {}
 
 
 class Started(Event):
@@ -98,6 +99,25 @@ class Heartbeat(Event):
         part = g.part(self.part)
         renew_lease(part, self.timestamp)
         part.reported_at = self.timestamp
+
+
+class PartWaiting(Event):
+    """The part's runner waits for the resources it asked of a cluster (`resources`, in
+    words), or no longer (None: it began); its claim holds meanwhile (a sign of life)."""
+
+    TOPIC = "ffwd:Generator.PartWaiting"
+    part: str
+    attempt: int
+    resources: str | None
+
+    def apply(self, g: "Generator") -> None:
+        part = g.part(self.part)
+        renew_lease(part, self.timestamp)
+        part.reported_at = self.timestamp
+        waiting = {k: v for k, v in g.waiting.items() if k != self.part}
+        if self.resources is not None:
+            waiting[self.part] = {"attempt": self.attempt, "resources": self.resources}
+        g.waiting = waiting
 
 
 class TakenOver(Event):

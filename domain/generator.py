@@ -52,6 +52,7 @@ class Generator(Aggregate):
     PhaseStarted = events.PhaseStarted
     Heartbeat = events.Heartbeat
     TakenOver = events.TakenOver
+    PartWaiting = events.PartWaiting
     PhaseReleased = events.PhaseReleased
     StepReleased = events.StepReleased
     StopRequested = events.StopRequested
@@ -75,6 +76,7 @@ class Generator(Aggregate):
     steps: dict[str, Step]
     outputs: dict[str, Any]
     error: str | None
+    waiting: dict[str, dict[str, Any]]  # part -> the attempt waiting for resources, and what
 
     def __init__(self) -> None:
         """All state is assigned by `Created.apply`, so replay and creation agree."""
@@ -334,13 +336,22 @@ class Generator(Aggregate):
     # Leases: a running part belongs to one attempt while its worker shows signs of life.
 
     def heartbeat(self, part_id: str, attempt: int) -> None:
+        self._require_holder(part_id, attempt)
+        self.trigger_event(self.Heartbeat, part=part_id, attempt=attempt)
+
+    def wait_for_resources(self, part_id: str, attempt: int, resources: str | None) -> None:
+        """The part's runner waits for the resources it asked of a cluster (`resources`, in
+        words), or began (None); the view says so while the attempt lasts."""
+        self._require_holder(part_id, attempt)
+        self.trigger_event(self.PartWaiting, part=part_id, attempt=attempt, resources=resources)
+
+    def _require_holder(self, part_id: str, attempt: int) -> None:
         self._require_not_cancelled()
         part = self.part(part_id)
         if attempt != part.attempt:
             raise errors.StaleRunner(f"attempt {attempt} of {part_id!r} is not the current one")
         if part.state not in (RUNNING, STOPPING):
             raise errors.InvalidTransition(f"{part_id!r} is {part.state}, not running")
-        self.trigger_event(self.Heartbeat, part=part_id, attempt=attempt)
 
     def lease_expired(self, part_id: str, now: datetime) -> bool:
         part = self.part(part_id)
@@ -351,14 +362,26 @@ class Generator(Aggregate):
         )
 
     def take_over(
-        self, part_id: str, worker: str, now: datetime, lease_s: float = DEFAULT_LEASE_S
+        self,
+        part_id: str,
+        worker: str,
+        now: datetime,
+        lease_s: float = DEFAULT_LEASE_S,
+        *,
+        lost: int | None = None,
     ) -> int:
         """Run a part whose worker's lease expired as a new attempt. A phase resumes from
         the checkpoint it kept last, which keeps its own epoch and step (what its weights were
-        trained for); the phase's counters go on from where they were (ADR 0016)."""
+        trained for); the phase's counters go on from where they were (ADR 0016).
+
+        `lost`: the worker holding the part says that this attempt's runner is gone (the
+        process it ran in died): it takes the part over at once, without waiting out the
+        lease; only the holder of the current attempt may say so (ADR 0027)."""
         self._require_live()
         part = self.part(part_id)
-        if not self.lease_expired(part_id, now):
+        if lost is not None:
+            self._lost_by_holder(part, worker, lost)
+        elif not self.lease_expired(part_id, now):
             raise errors.InvalidTransition(
                 f"{part_id!r} is {part.state}, held by {part.worker} until {part.lease_expires_at}"
             )
@@ -376,6 +399,17 @@ class Generator(Aggregate):
             lease_s=lease_s,
         )
         return attempt
+
+    @staticmethod
+    def _lost_by_holder(part: Phase | Step, worker: str, attempt: int) -> None:
+        if attempt != part.attempt:
+            raise errors.StaleRunner(f"attempt {attempt} of {part.id!r} is not the current one")
+        if part.state not in (RUNNING, STOPPING):
+            raise errors.InvalidTransition(f"{part.id!r} is {part.state}, not running")
+        if worker != part.worker:
+            raise errors.InvalidTransition(
+                f"{part.id!r} is held by {part.worker}: only its holder may say its runner is lost"
+            )
 
     def finish_step(self, step_id: str, attempt: int, outputs: dict[str, Any]) -> None:
         step = self._runner_step(step_id, attempt, "finish")
@@ -444,6 +478,15 @@ class Generator(Aggregate):
         return ready + [
             s.id for s in self.steps.values() if s.state == PENDING and self.step_is_ready(s.id)
         ]
+
+    def waiting_for(self, part_id: str) -> str | None:
+        """What the part's current attempt waits for on a cluster, while it runs."""
+        part = self.part(part_id)
+        waiting = self.waiting.get(part_id)
+        live = part.state in (RUNNING, STOPPING) and self.state not in TERMINAL
+        if not live or not waiting or waiting["attempt"] != part.attempt:
+            return None
+        return waiting["resources"]
 
     def lease_expiry(self) -> datetime | None:
         """When the first lease of a running part runs out (a takeover may come then)."""

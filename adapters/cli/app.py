@@ -34,10 +34,13 @@ from ffwd.domain.errors import FfwdError, InvalidSpec
 if TYPE_CHECKING:
     from uuid import UUID
 
+    from ffwd.application.placement import ClaimedPart, PlacedRun
+    from ffwd.application.ports import Pipelines
     from ffwd.application.service import GeneratorService
 
 DEFAULT_LEASE_S = 30.0  # the same as ffwd.domain.generator.DEFAULT_LEASE_S
 GRACE_S = 25.0  # a spot instance or a node drain gives about 30 s before it kills
+KILL_AFTER_S = 10.0
 
 app = typer.Typer(
     name="ffwd",
@@ -311,6 +314,23 @@ def worker(
             "before exiting anyway.",
         ),
     ] = GRACE_S,
+    on_ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Run each claimed part as a task on this Ray cluster (HOST:PORT, or auto: "
+            "the one on this machine), with the resources its spec asks; needs the ray extra.",
+        ),
+    ] = None,
+    kill_after_s: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="With --ray: a part's task still going this long after its generator was "
+            "cancelled (or its part taken over) is ended by Ray.",
+        ),
+    ] = KILL_AFTER_S,
     store: Store = DEFAULT_STORE,
     data: Data = DEFAULT_DATA,
     notify: NotifyOption = None,
@@ -318,14 +338,19 @@ def worker(
     """Execute queued generators from the store: claim their phases and steps one at a time
     (any number of workers may share a store). SIGTERM (a preemption, a node drain) hands
     each running phase back at its next step boundary, with its checkpoint, for another
-    worker to resume at once; Ctrl-C lets the parts in hand finish."""
+    worker to resume at once; Ctrl-C lets the parts in hand finish. With --ray, this process
+    claims and Ray runs: --concurrency parts at once, each where the cluster has room."""
     from ffwd.application.worker import Worker
 
     svc = service(store, data)
     notify_while_running(ctx, svc.store, notify)
+    if on_ray is None:
+        pipelines = svc.orchestrator(lease_s=lease_s)
+    else:
+        pipelines = _on_ray(svc, on_ray, store, data, lease_s, kill_after_s)
     work = Worker(
         svc,
-        svc.orchestrator(lease_s=lease_s),
+        pipelines,
         concurrency=concurrency,
         poll_s=poll_s,
         on_part=lambda gid: print(f"{gid} {svc.get_view(gid).state}", flush=True),
@@ -335,6 +360,34 @@ def worker(
         work.run(once=once)
     except KeyboardInterrupt:
         work.stop()
+
+
+def _on_ray(
+    svc: "GeneratorService",
+    address: str,
+    store: str,
+    data: str,
+    lease_s: float,
+    kill_after_s: float,
+) -> "Pipelines":
+    try:
+        from ffwd.adapters.ray_cluster.driver import ray_pipelines
+    except ImportError as e:
+        raise typer.BadParameter(
+            f"the ray extra is not installed: pip install 'ffwd[ray]' ({e})"
+        ) from None
+
+    def started(claimed: "ClaimedPart", placed: "PlacedRun") -> None:
+        where = getattr(placed, "where", {})
+        print(
+            f"{claimed.generator_id} {claimed.part} attempt {claimed.attempt} on ray: "
+            f"{where.get('host')} pid {where.get('pid')}",
+            flush=True,
+        )
+
+    return ray_pipelines(
+        svc, address, store, data, lease_s=lease_s, kill_after_s=kill_after_s, on_start=started
+    )
 
 
 @app.command()

@@ -65,6 +65,8 @@ def _note(p: PhaseView) -> Text:
         return plain(reason_labels(p.reasons))
     if p.stop_requested:
         return Text("stop requested (pre-queued)" if p.state == "pending" else "stop requested")
+    if p.waiting_for:
+        return plain(f"waiting for resources: {p.waiting_for}", style="yellow")
     return plain(p.error or "")
 
 
@@ -161,7 +163,8 @@ def _panel(view: GeneratorView, hint: str, curves: Curves, now: datetime, wide: 
     budgets = [line for p in view.phases if (line := privacy_words(p, view))]
     steps = Table(box=None, show_header=False, pad_edge=False)
     for s in view.steps:
-        steps.add_row(Text("•"), plain(s.id), _state(s.state), plain(s.error or ""))
+        note = f"waiting for resources: {s.waiting_for}" if s.waiting_for else s.error or ""
+        steps.add_row(Text("•"), plain(s.id), _state(s.state), plain(note))
     if not view.phases:  # an anonymization generator: nothing trains, nothing to stop
         phases = Text("No training phase: this generator anonymizes its tables.", style="dim")
     parts: list = [phases, *facts]

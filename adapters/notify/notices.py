@@ -17,6 +17,7 @@ TYPES: dict[type, str] = {
     Generator.Started: "generator.started",
     Generator.PhaseStarted: "phase.started",
     Generator.TakenOver: "part.taken_over",
+    Generator.PartWaiting: "part.waiting",
     Generator.StopRequested: "phase.stop_requested",
     Generator.PhaseProgressed: "phase.progressed",
     Generator.PrivacyPlanned: "phase.privacy_planned",

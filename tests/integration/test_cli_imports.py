@@ -12,6 +12,7 @@ import pytest
 from ffwd.adapters.container import build_service
 
 HEAVY = ("fastapi", "uvicorn", "starlette", "numpy", "torch", "pandas", "scipy", "dp_accounting")
+HEAVY += ("ray",)
 
 # Runs `ffwd ARGS...` in a fresh interpreter, then prints the modules it loaded, even when
 # the command exits (typer and `main` end with SystemExit).
@@ -58,6 +59,7 @@ def loaded(env: dict, *args: str) -> set[str]:
     "command",
     [
         ["--help"],
+        ["worker", "--help"],
         ["list"],
         ["list", "--json"],
         ["show", "{0}"],

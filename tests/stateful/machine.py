@@ -113,6 +113,14 @@ def taken_over(m: GeneratorModel, p: PartModel) -> bool:
     return p.attempt > 1
 
 
+def cancellable(m: GeneratorModel) -> bool:
+    return m.state not in ("succeeded", "failed")
+
+
+def cancellable_while_running(m: GeneratorModel) -> bool:
+    return cancellable(m) and any(p.state == "running" for p in m.phases.values())
+
+
 def live(m: GeneratorModel) -> bool:
     return m.state not in ENDED
 
@@ -146,8 +154,10 @@ class Lifecycle(RuleBasedStateMachine):
     @precondition(lambda self: len(self.models) < MAX_GENERATORS and self._live() < MAX_LIVE)
     @rule(
         kind=st.sampled_from(["training", "training", "training", "anonymization"]),
-        layout=st.sampled_from(LAYOUTS),
-        parallel=st.sampled_from([1, 2]),
+        # Two text tables trained side by side, more often: what a failure beside a running
+        # (or stopping) sibling needs, the rarest transitions otherwise.
+        layout=st.sampled_from([*LAYOUTS, LAYOUTS[-1]]),
+        parallel=st.sampled_from([1, 2, 2]),
     )
     def create(self, kind: str, layout: tuple[str, ...], parallel: int) -> None:
         spec = self.world.specs[(layout, parallel)] if kind == "training" else ANONYMIZATION_SPEC
@@ -167,8 +177,8 @@ class Lifecycle(RuleBasedStateMachine):
     )
     @rule(
         data=st.data(),
-        more_epochs=st.sampled_from([None, None, 2, 0]),
-        max_epochs=st.sampled_from([None, None, None, 4, 100]),
+        more_epochs=st.sampled_from([None, 2, 0]),
+        max_epochs=st.sampled_from([None, None, 4, 100]),
     )
     def continue_training(
         self, data: st.DataObject, more_epochs: int | None, max_epochs: int | None
@@ -207,7 +217,13 @@ class Lifecycle(RuleBasedStateMachine):
     def person(self, data: st.DataObject, who: str) -> None:
         """A person stops a phase, or now and then cancels a generator."""
         if data.draw(st.sampled_from(["stop"] * 5 + ["cancel"]), label="action") == "cancel":
-            gid = self._aim_generator(data, lambda m: m.state not in ("succeeded", "failed"))
+            # Half the time one with a phase running and not asked to stop: most running
+            # phases are asked to stop first, so their cancel would be rare.
+            fits = cancellable
+            running = any(map(cancellable_while_running, self.models.values()))
+            if running and data.draw(st.booleans(), label="cancel while a phase runs"):
+                fits = cancellable_while_running
+            gid = self._aim_generator(data, fits)
             self._command(gid, "cancel", None, lambda m: m.cancel(who), lambda g: g.cancel(who))
             if self.models[gid].state == "cancelled":
                 self._continue_is_refused(gid)
@@ -436,6 +452,26 @@ class Lifecycle(RuleBasedStateMachine):
             part,
             lambda m: m.take_over(part, worker, now, lease_s),
             lambda g: g.take_over(part, worker, now, *lease),
+        )
+
+    @precondition(has("parts", running))
+    @rule(data=st.data())
+    def take_over_lost(self, data: st.DataObject) -> None:
+        """The worker holding a running part says its runner is gone (the process died on a
+        cluster): it takes the part over at once, long before the lease ends."""
+        gid, part = self._aim(data, "parts", running)
+        held = self.models[gid].part(part)
+        holder = held.worker if held and held.worker else "w1"
+        worker = data.draw(st.sampled_from([holder, holder, "w9"]), label="worker")
+        attempt = self._attempt(data, held)
+        now = datetime.now(UTC) - timedelta(days=1)
+        self._command(
+            gid,
+            "take_over",
+            part,
+            lambda m: m.take_over(part, worker, now, None, lost=attempt),
+            lambda g: g.take_over(part, worker, now, lost=attempt),
+            attempt=attempt,
         )
 
     @precondition(has("parts", taken_over))

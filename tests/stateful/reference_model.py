@@ -556,7 +556,14 @@ class GeneratorModel:
         stamps = [(part_id, "renewed_at"), (part_id, "reported_at")]
         return Outcome(events=[Expect("Heartbeat", payload, stamps)])
 
-    def take_over(self, part_id: str, worker: str, now: datetime, lease_s: float | None) -> Outcome:
+    def take_over(
+        self,
+        part_id: str,
+        worker: str,
+        now: datetime,
+        lease_s: float | None,
+        lost: int | None = None,
+    ) -> Outcome:
         gate = self._live_gate()
         if gate:
             return rejected(gate)
@@ -564,7 +571,12 @@ class GeneratorModel:
         if part is None:
             return rejected("unknown_phase")
         expiry = part.lease_expires_at
-        if part.state not in RUNS or expiry is None or now < expiry:
+        if lost is not None:
+            if lost != part.attempt:
+                return rejected("stale_runner")
+            if part.state not in RUNS or worker != part.worker:
+                return rejected("invalid_transition")
+        elif part.state not in RUNS or expiry is None or now < expiry:
             return rejected("invalid_transition")
         kept = part.last_kept if isinstance(part, PhaseModel) else None
         resume_from = {**kept, "generator": str(self.id)} if kept else None

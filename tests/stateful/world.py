@@ -32,6 +32,11 @@ PROFILE = os.environ.get("FFWD_STATEFUL_PROFILE", "ci")
 
 def machine_settings(store: str) -> settings:
     examples, steps = PROFILES[PROFILE][store]
+    if store == "memory" and PROFILE == "ci":
+        # The run on memory must reach every transition a handful of times (coverage.py); in
+        # one random run of CI's size the rarest vary too much for that (0 to 20-odd in a few),
+        # so it is the same run each time. The other stores' runs stay random.
+        return _settings(max_examples=examples, stateful_step_count=steps, derandomize=True)
     return _settings(max_examples=examples, stateful_step_count=steps)
 
 
@@ -46,7 +51,9 @@ def _settings(**kw: Any) -> settings:
     return settings(
         deadline=None,
         phases=phases,
-        database=None if PROFILE == "mutate" else settings.default.database,
+        database=None
+        if PROFILE == "mutate" or kw.get("derandomize")
+        else settings.default.database,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         **kw,
     )

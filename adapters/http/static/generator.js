@@ -166,6 +166,9 @@
     if (p.state === "pending" && p.stop_requested) {
       return h("span", { class: "queued-note" }, "Stop queued: applied when the phase begins");
     }
+    if (p.waiting_for) {
+      return h("span", { class: "queued-note" }, `Waiting for resources: ${p.waiting_for}`);
+    }
     if (p.state === "stopping") {
       return h("span", { class: "queued-note" },
         "Stop requested: ends at the next step boundary");

@@ -89,6 +89,7 @@ def stopped_then_failed(svc: GeneratorService, spec: dict[str, Any]) -> str:
     )
     first = svc.start_phase(gid, "text:customers", "w1")
     svc.heartbeat(gid, "text:customers", first)  # bookkeeping: never notifies
+    svc.wait_for_resources(gid, "text:customers", first, "1 CPU, 1 GPU")  # on a Ray cluster
     later = datetime.now(UTC) + timedelta(minutes=5)  # w1's lease has run out by then
     text = svc.take_over(gid, "text:customers", "w2", now=later)
     svc.fail_phase(gid, "text:customers", text, "out of memory")

@@ -58,6 +58,8 @@ def test_every_event_type_is_delivered_signed_with_its_payload(svc, sample_spec,
     taken = by_type["part.taken_over"]
     assert (taken["phase"], taken["step"]) == ("text:customers", None)
     assert (taken["data"]["worker"], taken["data"]["previous_worker"]) == ("w2", "w1")
+    waiting = by_type["part.waiting"]
+    assert (waiting["phase"], waiting["data"]["resources"]) == ("text:customers", "1 CPU, 1 GPU")
     assert by_type["generator.failed"]["state"] == "failed"
     gone = next(b for b in bodies if b["type"] == "generator.cancelled")
     assert (gone["requested_by"], gone["state"]) == ("bob", "cancelled")

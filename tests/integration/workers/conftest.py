@@ -81,8 +81,20 @@ class Tables:
 class Workers:
     """`ffwd worker` processes on one store; each one's output goes to its own log file."""
 
-    def __init__(self, store: str, data: Path, logs: Path, lease_s: float = WORKER_LEASE_S):
+    def __init__(
+        self,
+        store: str,
+        data: Path,
+        logs: Path,
+        lease_s: float = WORKER_LEASE_S,
+        *,
+        options: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ):
+        """`options`: more of `ffwd worker`'s options (`--ray ADDRESS`); `env`: more
+        environment variables."""
         self.store, self.data, self.logs, self.lease_s = store, data, logs, lease_s
+        self.options, self.env = options, env or {}
         logs.mkdir(parents=True, exist_ok=True)
         self.procs: list[subprocess.Popen] = []
         self.killed: list[subprocess.Popen] = []
@@ -109,9 +121,10 @@ class Workers:
                     self.store,
                     "--data",
                     str(self.data),
+                    *self.options,
                 ],
                 cwd=ROOT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -219,12 +232,12 @@ def open_service() -> Iterator[Callable[[str, Path], GeneratorService]]:
 
 @pytest.fixture
 def workers_on(tmp_path: Path) -> Iterator[Callable[[str, Path], Workers]]:
-    """`workers_on(store, data)`: a Workers set, every process of it killed at the end and
-    the logs' tails printed when the test failed."""
+    """`workers_on(store, data, **options)`: a Workers set, every process of it killed at the
+    end and the logs' tails printed when the test failed."""
     made: list[Workers] = []
 
-    def make(store: str, data: Path) -> Workers:
-        pool = Workers(store, data, tmp_path / f"logs-{len(made)}")
+    def make(store: str, data: Path, **options: Any) -> Workers:
+        pool = Workers(store, data, tmp_path / f"logs-{len(made)}", **options)
         made.append(pool)
         return pool
 

@@ -1,0 +1,192 @@
+"""`ffwd worker --ray` on a real local Ray cluster with a PostgreSQL store: stops, pre-queued
+stops and cancels reach phases running in Ray's worker processes through the store; a Ray
+worker killed with `kill -9` has its part taken over at once (not after the lease), resumed
+from its last kept checkpoint; a driver killed has its parts taken over by a plain worker;
+every history keeps every invariant of RULES.md."""
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from tests.integration.on_ray.conftest import placed
+from tests.integration.workers.conftest import all_ended, files_of, views, wait_until
+from tests.integration.workers.histories import check_history
+
+DEADLINE_S = 180  # generous: the machine may be busy; nothing below waits for a fixed time
+
+
+def phase_of(svc, gid, phase):
+    return next(p for p in svc.get_view(gid).phases if p.id == phase)
+
+
+def test_stops_a_pre_queued_stop_and_a_cancel_reach_phases_on_ray_two_generators_at_once(
+    fresh_postgres_url, tmp_path: Path, tables, open_service, drivers_on
+) -> None:
+    store, data = fresh_postgres_url, tmp_path / "data"
+    svc = open_service(store, data)
+    queued = svc.create_generator(tables.spec("pre-queued", seconds=1.5))
+    svc.request_stop(queued, "text:people", requested_by="alice")  # before anything runs
+    stopped = svc.create_generator(tables.spec("stopped", seconds=60))
+    cancelled = svc.create_generator(tables.spec("cancelled", seconds=60))
+    gids = [queued, stopped, cancelled]
+    pool = drivers_on(store, data, 3.0, "--concurrency", "2")
+    pool.start(1)
+
+    # Two generators' phases run at once, each in a Ray worker process of its own.
+    def both_running() -> bool:
+        running = [v.id for v in views(svc, gids) for p in v.phases if p.state == "running"]
+        return len(set(running)) >= 2
+
+    wait_until(both_running, DEADLINE_S, "two generators running at once on Ray")
+    wait_until(lambda: phase_of(svc, stopped, "tabular").step > 0, DEADLINE_S, "progress")
+    svc.request_stop(stopped, "tabular", requested_by="bob")
+    wait_until(
+        lambda: phase_of(svc, cancelled, "tabular").state == "running", DEADLINE_S, "a start"
+    )
+    svc.cancel(cancelled, requested_by="carol")
+    wait_until(lambda: phase_of(svc, stopped, "tabular").state == "succeeded", 60, "the stop")
+    svc.request_stop(stopped, "text:people", requested_by="bob")  # its 60 s are not waited
+    wait_until(lambda: all_ended(svc, gids), DEADLINE_S, "every generator to end")
+    assert set(pool.terminate().values()) == {0}
+
+    final = {v.id: v for v in views(svc, gids)}
+    assert (final[queued].state, final[stopped].state) == ("succeeded", "succeeded")
+    assert final[cancelled].state == "cancelled"
+    for gid in gids:
+        check_history(
+            list(svc.store.events(gid)),
+            live=svc.store.get(gid),
+            view_at=lambda n, gid=gid: svc.get_view(gid, at_version=n),
+        )
+    text = phase_of(svc, queued, "text:people")
+    assert text.reasons == ["manually_stopped"] and text.step == 1  # exactly one step
+    tabular = phase_of(svc, stopped, "tabular")
+    assert "manually_stopped" in tabular.reasons and tabular.elapsed_s < 60
+    wait_until(lambda: not files_of(data, cancelled), 30, "the cancelled generator's files gone")
+    ran = placed(pool)
+    assert {p["generator"] for p in ran} == {str(g) for g in gids}
+    assert len({p["pid"] for p in ran}) >= 2, "two parts ran in two Ray worker processes"
+    assert all(p["pid"] != proc.pid for p in ran for proc in pool.procs)
+
+
+def test_kill_9_of_the_ray_worker_running_a_phase_is_taken_over_at_once(
+    fresh_postgres_url, tmp_path: Path, tables, open_service, drivers_on
+) -> None:
+    store, data = fresh_postgres_url, tmp_path / "data"
+    svc = open_service(store, data)
+    gid = svc.create_generator(tables.spec("killed", seconds=4))
+    lease_s = 600.0  # were it waited for, the test would time out
+    pool = drivers_on(store, data, lease_s)
+    pool.start(1)
+
+    def kept_mid_phase():
+        phase = svc.get_generator(gid).phases["tabular"]
+        return phase.state == "running" and phase.last_kept and phase
+
+    before = wait_until(kept_mid_phase, DEADLINE_S, "a kept checkpoint in the middle")
+    runner = wait_until(
+        lambda: next((p for p in placed(pool) if p["part"] == "tabular"), None),
+        30,
+        "the driver to say where the phase runs",
+    )
+    killed_at = time.monotonic()
+    os.kill(runner["pid"], signal.SIGKILL)
+
+    def taken_over():
+        phase = svc.get_generator(gid).phases["tabular"]
+        return phase.attempt == 2
+
+    wait_until(taken_over, DEADLINE_S, "the takeover")
+    assert time.monotonic() - killed_at < lease_s / 10
+    wait_until(lambda: all_ended(svc, [gid]), DEADLINE_S, "the generator to end")
+    assert set(pool.terminate().values()) == {0}
+
+    view = svc.get_view(gid)
+    assert view.state == "succeeded", view.error
+    events = list(svc.store.events(gid))
+    facts = check_history(events, live=svc.store.get(gid))
+    assert facts["takeovers"] == [("tabular", 2, before.worker)]  # by the driver that held it
+    takeover = next(e for e in events if type(e).__name__ == "TakenOver")
+    kept = svc.get_generator(gid, at_version=takeover.originator_version - 1)
+    assert takeover.resume_from["id"] == kept.phases["tabular"].last_kept["id"]
+    assert [p["attempt"] for p in placed(pool) if p["part"] == "tabular"] == [1, 2]
+
+
+def test_a_killed_driver_s_parts_are_taken_over_by_a_plain_worker(
+    fresh_postgres_url, tmp_path: Path, tables, open_service, drivers_on, workers_on
+) -> None:
+    store, data = fresh_postgres_url, tmp_path / "data"
+    svc, gid, drivers, driver = one_phase_running(store, data, tables, open_service, drivers_on)
+    name = drivers.name(driver)
+    drivers.kill(driver)  # kill -9: Ray ends the tasks it owned
+    facts = finished_by_a_plain_worker(svc, gid, workers_on(store, data))
+    assert ("tabular", 2, name) in facts["takeovers"]
+
+
+def test_a_part_waits_for_its_resources_in_the_view_and_one_no_machine_can_hold_fails(
+    fresh_postgres_url, tmp_path: Path, tables, open_service, drivers_on
+) -> None:
+    store, data = fresh_postgres_url, tmp_path / "data"
+    svc = open_service(store, data)
+    busy = svc.create_generator(tables.spec("busy", seconds=60))  # one CPU of the two
+    svc.request_stop(busy, "text:people", requested_by="alice")
+    pool = drivers_on(store, data, 3.0, "--concurrency", "2")
+    pool.start(1)
+    wait_until(lambda: phase_of(svc, busy, "tabular").step > 0, DEADLINE_S, "a CPU taken")
+    wide = tables.spec("wide", seconds=1)
+    wide["training"]["resources"] = {"tabular": {"cpus": 2}}  # the whole cluster
+    wide = svc.create_generator(wide)
+    gpu = tables.spec("gpu", seconds=1)
+    gpu["training"]["resources"] = {"gpus": 1}
+    gpu = svc.create_generator(gpu)
+
+    waiting = wait_until(
+        lambda: phase_of(svc, wide, "tabular").waiting_for, DEADLINE_S, "a wait for resources"
+    )
+    assert waiting == "2 CPU, 0 GPU"
+    assert phase_of(svc, busy, "tabular").state == "running"
+    svc.request_stop(busy, "tabular", requested_by="alice")
+    wait_until(lambda: all_ended(svc, [busy, wide, gpu]), DEADLINE_S, "every generator to end")
+    assert set(pool.terminate().values()) == {0}
+
+    assert svc.get_view(busy).state == svc.get_view(wide).state == "succeeded"
+    assert phase_of(svc, wide, "tabular").waiting_for is None
+    failed = svc.get_view(gpu)
+    assert failed.state == "failed"
+    assert "no machine of the Ray cluster can hold what it asks (1 CPU, 1 GPU)" in failed.error
+    for gid in (busy, wide, gpu):
+        check_history(list(svc.store.events(gid)), live=svc.store.get(gid))
+
+
+def test_sigterm_to_the_driver_hands_its_running_phase_back_at_a_boundary(
+    fresh_postgres_url, tmp_path: Path, tables, open_service, drivers_on, workers_on
+) -> None:
+    store, data = fresh_postgres_url, tmp_path / "data"
+    # A takeover would wait out this lease: a release must not.
+    svc, gid, _, driver = one_phase_running(store, data, tables, open_service, drivers_on, 600.0)
+    driver.send_signal(signal.SIGTERM)
+    assert driver.wait(timeout=60) == 0
+    released = svc.get_generator(gid).phases["tabular"]
+    assert (released.state, released.preemptions) == ("pending", 1)
+    facts = finished_by_a_plain_worker(svc, gid, workers_on(store, data))
+    assert [r[0] for r in facts["releases"]] == ["tabular"] and facts["takeovers"] == []
+
+
+def one_phase_running(store, data, tables, open_service, drivers_on, lease_s: float = 3.0):
+    """A generator whose tabular phase trains on Ray under one driver: (svc, id, pool, driver)."""
+    svc = open_service(store, data)
+    gid = svc.create_generator(tables.spec("one", seconds=4))
+    drivers = drivers_on(store, data, lease_s)
+    (driver,) = drivers.start(1)
+    wait_until(lambda: phase_of(svc, gid, "tabular").step > 0, DEADLINE_S, "a phase on Ray")
+    return svc, gid, drivers, driver
+
+
+def finished_by_a_plain_worker(svc, gid, workers) -> dict:
+    """A plain worker runs the rest; the generator succeeds; its history's facts."""
+    workers.start(1)
+    wait_until(lambda: all_ended(svc, [gid]), DEADLINE_S, "the generator to end")
+    assert set(workers.terminate().values()) == {0}
+    assert svc.get_view(gid).state == "succeeded"
+    return check_history(list(svc.store.events(gid)), live=svc.store.get(gid))

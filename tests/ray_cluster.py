@@ -1,0 +1,69 @@
+"""A throwaway Ray cluster for tests: `ray start --head --block` in a temp dir of its own,
+with a token of its own (nothing read from or written to ~/.ray), stopped by SIGTERM to that
+one process, which ends every process of the cluster."""
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+STARTED = re.compile(r"ray start --address='([^']+)'")
+
+
+class RayCluster:
+    def __init__(self, cpus: int = 2) -> None:
+        self.cpus = cpus
+        self.env = {
+            "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN": secrets.token_hex(16),
+            "RAY_USAGE_STATS_ENABLED": "0",
+        }
+        self.address = ""
+        self._dir = Path(tempfile.mkdtemp(prefix="ffwd-ray-"))  # short: Ray's sockets live here
+        self._proc: subprocess.Popen | None = None
+
+    def start(self, timeout_s: float = 120) -> "RayCluster":
+        ray = Path(sys.executable).with_name("ray")
+        log = (self._dir / "head.log").open("w")
+        self._proc = subprocess.Popen(
+            [
+                str(ray), "start", "--head", "--block", f"--num-cpus={self.cpus}", "--num-gpus=0",
+                "--include-dashboard=false", "--disable-usage-stats", "--port=0",
+                f"--temp-dir={self._dir / 'ray'}", "--object-store-memory=200000000",
+            ],
+            env={**os.environ, **self.env},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        log.close()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = STARTED.search((self._dir / "head.log").read_text(errors="replace"))
+            if found:
+                self.address = found.group(1)
+                return self
+            if self._proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"the Ray cluster did not start:\n{self.log()}")
+
+    def log(self) -> str:
+        return (self._dir / "head.log").read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
+            try:
+                self._proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        shutil.rmtree(self._dir, ignore_errors=True)
