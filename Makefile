@@ -31,8 +31,10 @@ lint: $(FULL)
 system-deps:
 	bash scripts/install-system-deps.sh
 
+# Two processes, each test file in one of them (fixtures that start servers or clusters are
+# per module).
 test: system-deps lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 demo: $(CORE)
 	$(BIN)/ffwd demo

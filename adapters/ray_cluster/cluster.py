@@ -34,12 +34,9 @@ def join(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         except BaseException as e:  # said below, in the driver's words
             outcome.append(e)
 
-    threading.Thread(target=connect, name="ffwd-ray-join", daemon=True).start()
-    deadline = threading.Event()
-    waited = 0.0
-    while not outcome and waited < timeout_s:
-        deadline.wait(0.1)
-        waited += 0.1
+    joining = threading.Thread(target=connect, name="ffwd-ray-join", daemon=True)
+    joining.start()
+    joining.join(timeout_s)
     if not outcome:
         raise ClusterUnavailable(
             f"the Ray cluster at {address} did not let this driver join within "

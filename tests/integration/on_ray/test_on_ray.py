@@ -75,7 +75,7 @@ def test_kill_9_of_the_ray_worker_running_a_phase_is_taken_over_at_once(
 ) -> None:
     store, data = fresh_postgres_url, tmp_path / "data"
     svc = open_service(store, data)
-    gid = svc.create_generator(tables.spec("killed", seconds=4))
+    gid = svc.create_generator(tables.spec("killed", seconds=600))  # alive at the kill
     lease_s = 600.0  # were it waited for, the test would time out
     pool = drivers_on(store, data, lease_s)
     pool.start(1)
@@ -99,6 +99,7 @@ def test_kill_9_of_the_ray_worker_running_a_phase_is_taken_over_at_once(
 
     wait_until(taken_over, DEADLINE_S, "the takeover")
     assert time.monotonic() - killed_at < lease_s / 10
+    stop_both_phases(svc, gid)
     wait_until(lambda: all_ended(svc, [gid]), DEADLINE_S, "the generator to end")
     assert set(pool.terminate().values()) == {0}
 
@@ -117,9 +118,12 @@ def test_a_killed_driver_s_parts_are_taken_over_by_a_plain_worker(
     fresh_postgres_url, tmp_path: Path, tables, open_service, drivers_on, workers_on
 ) -> None:
     store, data = fresh_postgres_url, tmp_path / "data"
-    svc, gid, drivers, driver = one_phase_running(store, data, tables, open_service, drivers_on)
+    svc, gid, drivers, driver = one_phase_running(
+        store, data, tables, open_service, drivers_on, seconds=600.0
+    )
     name = drivers.name(driver)
     drivers.kill(driver)  # kill -9: Ray ends the tasks it owned
+    stop_both_phases(svc, gid)
     facts = finished_by_a_plain_worker(svc, gid, workers_on(store, data))
     assert ("tabular", 2, name) in facts["takeovers"]
 
@@ -163,24 +167,38 @@ def test_sigterm_to_the_driver_hands_its_running_phase_back_at_a_boundary(
     fresh_postgres_url, tmp_path: Path, tables, open_service, drivers_on, workers_on
 ) -> None:
     store, data = fresh_postgres_url, tmp_path / "data"
-    # A takeover would wait out this lease: a release must not.
-    svc, gid, _, driver = one_phase_running(store, data, tables, open_service, drivers_on, 600.0)
+    # A takeover would wait out this lease: a release must not. The phase would train for
+    # minutes, so the SIGTERM lands while it runs however loaded the machine; once it is
+    # handed back, stops (pre-queued: one step each) end the phases under the plain worker.
+    svc, gid, _, driver = one_phase_running(
+        store, data, tables, open_service, drivers_on, 600.0, seconds=600.0
+    )
     driver.send_signal(signal.SIGTERM)
     assert driver.wait(timeout=60) == 0
     released = svc.get_generator(gid).phases["tabular"]
     assert (released.state, released.preemptions) == ("pending", 1)
+    stop_both_phases(svc, gid)
     facts = finished_by_a_plain_worker(svc, gid, workers_on(store, data))
     assert [r[0] for r in facts["releases"]] == ["tabular"] and facts["takeovers"] == []
 
 
-def one_phase_running(store, data, tables, open_service, drivers_on, lease_s: float = 3.0):
+def one_phase_running(
+    store, data, tables, open_service, drivers_on, lease_s: float = 3.0, seconds: float = 4.0
+):
     """A generator whose tabular phase trains on Ray under one driver: (svc, id, pool, driver)."""
     svc = open_service(store, data)
-    gid = svc.create_generator(tables.spec("one", seconds=4))
+    gid = svc.create_generator(tables.spec("one", seconds=seconds))
     drivers = drivers_on(store, data, lease_s)
     (driver,) = drivers.start(1)
     wait_until(lambda: phase_of(svc, gid, "tabular").step > 0, DEADLINE_S, "a phase on Ray")
     return svc, gid, drivers, driver
+
+
+def stop_both_phases(svc, gid) -> None:
+    """Phases that would train for minutes (so alive when the test strikes, however loaded
+    the machine) end at their next boundary, or after one step when they have not begun."""
+    for phase in ("tabular", "text:people"):
+        svc.request_stop(gid, phase, requested_by="test")
 
 
 def finished_by_a_plain_worker(svc, gid, workers) -> dict:
