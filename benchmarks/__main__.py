@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.perf_counter() - started, 1),
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    write_results(records, args.output, context)
+    context["modules"] = chosen
+    write_results(records, args.output, context, merge=bool(args.only))
     failed = [r.name for r in records if not r.passed]
     print(f"{len(records) - len(failed)}/{len(records)} targets met; wrote {args.output}")
     return 1 if args.strict and failed else 0

@@ -39,10 +39,16 @@ class Record:
         return {**asdict(self), "passed": self.passed}
 
 
-def write_results(records: list[Record], path: Path, context: dict[str, Any]) -> None:
-    """Write every record, keyed by name, with the run's context (machine, settings)."""
+def write_results(
+    records: list[Record], path: Path, context: dict[str, Any], *, merge: bool = False
+) -> None:
+    """Write every record, keyed by name, with the run's context (machine, settings). With
+    `merge` (a run of some modules), the records of the others already in the file stay."""
+    kept: dict[str, Any] = {}
+    if merge and path.exists():
+        kept = json.loads(path.read_text()).get("benchmarks", {})
     payload = {
         "context": context,
-        "benchmarks": {r.name: r.as_dict() for r in records},
+        "benchmarks": kept | {r.name: r.as_dict() for r in records},
     }
     path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")

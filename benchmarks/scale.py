@@ -38,6 +38,11 @@ def sizes() -> tuple[int, ...]:
     return (1_000, 10_000, 100_000) if full else (1_000, 10_000)
 
 
+def stores() -> list[str]:
+    """Both, or those named in FFWD_BENCH_STORES (e.g. `postgresql`: a full run takes long)."""
+    return os.environ.get("FFWD_BENCH_STORES", "sqlite,postgresql").split(",")
+
+
 def run(folder: Path, scale: float) -> list[Record]:
     from tests.postgres_server import PostgresServer
 
@@ -46,7 +51,7 @@ def run(folder: Path, scale: float) -> list[Record]:
     server = PostgresServer().start()
     try:
         records: list[Record] = []
-        for kind in ("sqlite", "postgresql"):
+        for kind in stores():
             urls = {
                 n: f"sqlite:///{folder / f'scale-{n}.db'}"
                 if kind == "sqlite"
@@ -65,7 +70,8 @@ def run(folder: Path, scale: float) -> list[Record]:
             ("sqlite", f"sqlite:///{folder / 'drain.db'}"),
             ("postgresql", server.create_database()),
         ):
-            records.append(_drain(folder, kind, url, templates))
+            if kind in stores():
+                records.append(_drain(folder, kind, url, templates))
         return records
     finally:
         server.stop()
