@@ -210,28 +210,74 @@ class LeasedControl(PhaseControl):
 
 
 class CountingOn:
-    """The control as an engine restarted from its start sees it: a phase taken over with no
-    kept checkpoint restarts from where it began, and its counters go on from where the phase
-    was (they never decrease, RULES.md inv. 9)."""
+    """The control as an engine counting behind the phase sees it: one restarted from its
+    start (a takeover with nothing kept), or from a checkpoint the phase has trained past (a
+    takeover or a release redoes the epochs since it). The phase's counters go on from where
+    they were (they never decrease, RULES.md inv. 9), and every checkpoint the engine keeps is
+    recorded under them, as the curve shows it: its own counters go in `trained`, which the
+    engine of a later attempt resumes under."""
 
-    def __init__(self, control: PhaseControl, epochs: int, steps: int) -> None:
+    def __init__(
+        self, control: PhaseControl, epochs: int, steps: int, resumed: dict | None = None
+    ) -> None:
         self._control, self._epochs, self._steps = control, epochs, steps
+        self._resumed = resumed
 
     def boundary(self, epoch: int, step: int, metrics: Any = None) -> Any:
         return self._control.boundary(epoch + self._epochs, step + self._steps, metrics)
 
     def kept(self, checkpoint: dict) -> None:
-        self._control.kept(checkpoint)
+        self._control.kept(self.counted(checkpoint))
 
     def privacy(self, plan: PrivacyPlan) -> None:
         self._control.privacy(plan.shifted(self._steps))
 
+    def counted(self, checkpoint: dict) -> dict:
+        """The engine's checkpoint under the phase's counters. One at the counters the engine
+        resumed at is the model it resumed from (an engine may keep it again, under a new
+        id): under the counters that model was first kept at."""
+        if not checkpoint or not (self._epochs or self._steps):
+            return checkpoint
+        epoch, step = checkpoint.get("epoch", 0), checkpoint.get("step", 0)
+        counted = {"epoch": epoch + self._epochs, "step": step + self._steps}
+        start = as_trained(self._resumed)
+        if start and (epoch, step) == (start["epoch"], start["step"]):
+            first = self._resumed or {}
+            counted = {"epoch": _count(first, "epoch"), "step": _count(first, "step")}
+        return {**checkpoint, **counted, "trained": {"epoch": epoch, "step": step}}
+
 
 def counters_behind(phase: Any) -> tuple[int, int]:
     """How far the phase's counters are ahead of where its engine starts counting: the
-    counters of the checkpoint it resumes from (a takeover's carry the phase's own), else 0."""
+    counters the checkpoint it resumes from was trained to (else 0). The phase goes on from
+    its own counters or the checkpoint's, whichever is further (a new generator's phase
+    continues its parent's)."""
     start = phase.resume_from or {}
-    return max(0, phase.epoch - start.get("epoch", 0)), max(0, phase.step - start.get("step", 0))
+    trained = _trained(start)
+    return (
+        max(0, max(phase.epoch, _count(start, "epoch")) - _count(trained, "epoch")),
+        max(0, max(phase.step, _count(start, "step")) - _count(trained, "step")),
+    )
+
+
+def as_trained(checkpoint: dict | None) -> dict | None:
+    """A recorded checkpoint under the counters its engine trained it to: what the engine
+    resuming from it starts from."""
+    if not checkpoint:
+        return checkpoint
+    mine = {k: v for k, v in checkpoint.items() if k != "trained"}
+    trained = _trained(checkpoint)
+    return mine | {"epoch": _count(trained, "epoch"), "step": _count(trained, "step")}
+
+
+def _trained(checkpoint: dict) -> dict:
+    trained = checkpoint.get("trained")
+    return trained if isinstance(trained, dict) else checkpoint
+
+
+def _count(checkpoint: dict, key: str) -> int:
+    value = checkpoint.get(key, 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 class TakeoverWatch:

@@ -25,6 +25,7 @@ from ffwd.application.leases import (
     LeaseLost,
     Reporter,
     TakeoverWatch,
+    as_trained,
     counters_behind,
     durably,
     next_part,
@@ -333,12 +334,13 @@ class Orchestrator:
                 kind=phase.kind,
                 tables=_tables_for(spec, phase.table),
                 training=spec.training,
-                resume_from=phase.resume_from,
+                resume_from=as_trained(phase.resume_from),
                 seed=_seed(spec, generator_id),
                 attempt=attempt,
             )
             epochs, steps = counters_behind(phase)
-            counted = control if not (epochs or steps) else CountingOn(control, epochs, steps)
+            counting = CountingOn(control, epochs, steps, phase.resume_from)
+            counted = counting if epochs or steps else control  # the boundary's quick path
             try:
                 outcome = engine.train(job, counted)
             except PhaseInterrupted as e:
@@ -357,7 +359,7 @@ class Orchestrator:
                 epoch=outcome.epoch + epochs,
                 step=outcome.step + steps,
                 elapsed_s=round(control.elapsed(), 3),
-                kept=outcome.checkpoint,
+                kept=counting.counted(outcome.checkpoint),
                 epochs=list(control.unreported_epochs()),
             ):
                 return
@@ -366,7 +368,7 @@ class Orchestrator:
                 phase_id,
                 attempt,
                 reasons=list(outcome.reasons),
-                checkpoint=outcome.checkpoint,
+                checkpoint=counting.counted(outcome.checkpoint),
                 epoch=outcome.epoch + epochs,
                 step=outcome.step + steps,
                 elapsed_s=round(control.elapsed(), 3),

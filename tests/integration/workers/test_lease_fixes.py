@@ -233,6 +233,57 @@ def test_a_takeover_resumes_a_checkpoint_under_its_own_epoch_and_step(tmp_path: 
     assert [r.epoch for r in rows] == [6] and rows[0].elapsed_s >= 40.0  # the new epoch only
 
 
+def test_what_a_resumed_phase_keeps_is_recorded_under_the_phases_counters(
+    tmp_path: Path,
+) -> None:
+    """Was: a phase resumed from a checkpoint it had trained past (a takeover, a release)
+    redoes the epochs since; what its engine kept then was recorded under the engine's own
+    counters, behind the curve's: "best: epoch 299 (1225 epochs ago)" on a curve whose best
+    was at epoch 516, and a continued generator's curve ran backwards. Now every checkpoint
+    is recorded under the phase's counters, the engine's own in `trained`."""
+    svc = build_service("memory://", str(tmp_path / "data"))
+    customers = write_customers(tmp_path / "customers.csv")
+    training = {"max_epochs": 9, "early_stopping_patience": None, "batch_size": 32}
+    training |= {"learning_rate": 0.01, "seed": 1}  # improves for several epochs, each run
+    gid = svc.create_generator(
+        {
+            "name": "resumed",
+            "tables": [{"name": "customers", "path": str(customers), "text_columns": []}],
+            "training": training,
+        }
+    )
+    # A worker trained 2 epochs and kept that checkpoint, went on to epoch 5, and died.
+    dead = svc.start_phase(gid, "tabular", "dead-worker", lease_s=5)
+    spec = svc.check_spec(svc.get_generator(gid).spec, tmp_path)
+    job = PhaseJob(str(gid), "tabular", "tabular", spec.tables, spec.training, seed=1)
+    kept = svc.engines["reference"].train(job, ScriptedControl(stop_at_epoch=2)).checkpoint
+    svc.record_progress(gid, "tabular", dead, epoch=5, step=5 * 9, elapsed_s=40.0, kept=kept)
+    orchestrator = svc.orchestrator(lease_s=5, progress_interval_s=0)
+    assert orchestrator.work_on(gid, datetime.now(UTC) + LATER)
+    orchestrator.run(gid)  # synthesis and the report
+
+    phase = svc.get_view(gid).phases[0]
+    assert (phase.state, phase.epoch) == ("succeeded", 9)
+    best = svc.get_generator(gid).phases["tabular"].checkpoint
+    assert best["id"] != kept["id"], "nothing better was kept after the takeover: no test"
+    rows = {r.epoch: r for r in svc.metrics(gid, "tabular")}
+    assert sorted(rows) == [6, 7, 8, 9]  # epochs 3 to 6 of the engine, redone past epoch 5
+    assert best["epoch"] in rows and rows[best["epoch"]].val_loss == best["val_loss"]
+    assert best["trained"] == {"epoch": best["epoch"] - 3, "step": best["step"] - 3 * 9}
+    assert phase.best.epoch == best["epoch"]
+    assert phase.epochs_since_best == 9 - best["epoch"]
+
+    # A generator continued from it resumes under the engine's counters and goes on from
+    # the parent's: its curve runs on.
+    child = svc.continue_training(gid, more_epochs=2)
+    assert svc.get_view(child).phases[0].epoch_limit == best["epoch"] + 2
+    svc.orchestrator(progress_interval_s=0).run(child)
+    epochs = [r.epoch for r in svc.metrics(child, "tabular")]
+    assert epochs == sorted(set(epochs)) and epochs[-1] == best["epoch"] + 2, epochs
+    resumed = svc.get_generator(child).phases["tabular"]
+    assert resumed.epoch == best["epoch"] + 2 and resumed.state == "succeeded"
+
+
 def test_a_takeover_with_nothing_kept_restarts_the_phase_and_counts_on(make) -> None:
     """Was: the new attempt's engine counted from zero, the store refused its first report
     (counters cannot go back), and the phase was stuck: each takeover failed the same way."""
