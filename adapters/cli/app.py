@@ -353,9 +353,21 @@ def worker(
         pipelines,
         concurrency=concurrency,
         poll_s=poll_s,
-        on_part=lambda gid: print(f"{gid} {svc.get_view(gid).state}", flush=True),
+        on_part=lambda gid: print(
+            f"{gid}: a part ended; the generator is {svc.get_view(gid).state}", flush=True
+        ),
     )
-    signal.signal(signal.SIGTERM, lambda *_: work.preempt(grace_s))
+
+    def preempted(*_: object) -> None:
+        print(
+            f"terminated: handing the parts in hand back at their next step boundary "
+            f"(exiting within {grace_s:g} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+        work.preempt(grace_s)
+
+    signal.signal(signal.SIGTERM, preempted)
     try:
         work.run(once=once)
     except KeyboardInterrupt:

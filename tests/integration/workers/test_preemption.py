@@ -94,6 +94,8 @@ def test_sigterm_hands_phases_back_and_another_worker_resumes_them_at_once(
         preempted.append((worker, gid, phase, attempt))
     others.end()
     assert len(preempted) == PREEMPTIONS, f"only {len(preempted)} preemptions before the end"
+    said = "".join(log.read_text() for log in pool.logs.glob("worker-*.log"))
+    assert said.count("terminated: handing the parts in hand back") >= PREEMPTIONS
 
     wait_until(lambda: all_ended(svc, gids), 240, "every generator to end")
     assert set(pool.terminate().values()) == {0}
