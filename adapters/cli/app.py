@@ -29,7 +29,7 @@ from ffwd.adapters.cli.options import (
     who,
 )
 from ffwd.adapters.cli.terminal import clean
-from ffwd.domain.errors import FfwdError, InvalidSpec
+from ffwd.domain.errors import FfwdError, InvalidQuery, InvalidSpec
 
 if TYPE_CHECKING:
     from uuid import UUID
@@ -353,9 +353,7 @@ def worker(
         pipelines,
         concurrency=concurrency,
         poll_s=poll_s,
-        on_part=lambda gid: print(
-            f"{gid}: a part ended; the generator is {svc.get_view(gid).state}", flush=True
-        ),
+        on_part=lambda gid: print(f"{gid} {svc.get_view(gid).state}", flush=True),
     )
 
     def preempted(*_: object) -> None:
@@ -518,4 +516,4 @@ def main() -> None:
     except FfwdError as e:
         for line in getattr(e, "problems", None) or [e.message]:
             print(f"error: {e.code}: {clean(line)}", file=sys.stderr)
-        sys.exit(2 if isinstance(e, InvalidSpec) else 1)
+        sys.exit(2 if isinstance(e, InvalidSpec | InvalidQuery) else 1)  # bad usage: 2

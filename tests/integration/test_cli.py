@@ -97,7 +97,7 @@ def test_list_pages_and_filters(env, tmp_path) -> None:
     named = json.loads(ffwd(env, "list", "--name", "CL", "--json").stdout)
     assert len(named["items"]) == 3
     bad = ffwd(env, "list", "--state", "asleep")
-    assert (bad.returncode, bad.stderr.split(":")[1].strip()) == (1, "invalid_query")
+    assert (bad.returncode, bad.stderr.split(":")[1].strip()) == (2, "invalid_query")
     rebuilt = ffwd(env, "admin", "rebuild")
     assert rebuilt.returncode == 0 and "rebuilt 3 summaries from 4 events" in rebuilt.stdout
     again = json.loads(ffwd(env, "list", "--json").stdout)
