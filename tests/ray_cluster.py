@@ -58,6 +58,11 @@ class RayCluster:
     def log(self) -> str:
         return (self._dir / "head.log").read_text(errors="replace")[-4000:]
 
+    def worker_log(self, pid: int) -> str:
+        """The end of what the Ray worker process `pid` wrote (Python's output and errors)."""
+        logs = sorted((self._dir / "ray").glob(f"session_*/logs/*{pid}*"))
+        return "".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in logs)
+
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.send_signal(signal.SIGTERM)
