@@ -38,6 +38,9 @@ class RayCluster:
                 f"--temp-dir={self._dir / 'ray'}", "--object-store-memory=200000000",
             ],
             env={**os.environ, **self.env},
+            # As from a background shell or nohup: SIGINT ignored, which Ray's workers inherit
+            # and Ray's cancel (a SIGINT) must get through all the same.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

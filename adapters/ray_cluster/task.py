@@ -2,6 +2,7 @@
 the store as a plain worker's part does (stops, cancels, takeovers reach it there)."""
 
 import os
+import signal
 import socket
 import threading
 from collections.abc import Iterator
@@ -30,6 +31,10 @@ def run_part(store: str, data: str, lease_s: float, claimed: ClaimedPart) -> Ite
     """Yields where it runs as soon as it begins, then runs the part to its end. Ray's cancel
     (a KeyboardInterrupt in this thread) hands the part back at its next step boundary: the
     part runs in a thread of its own, so the interrupt never lands inside its work."""
+    if threading.current_thread() is threading.main_thread():
+        # Ray's cancel is a SIGINT: a worker that inherited it ignored (a cluster started
+        # from a background shell, under nohup) would never hand its part back.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     yield {"host": socket.gethostname(), "pid": os.getpid()}
     # A store restarting is waited for, as a runner's reports wait for it (ADR 0016).
     svc = durably(lambda: service_for(store, data), "opening the store")

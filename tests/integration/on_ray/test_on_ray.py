@@ -170,14 +170,15 @@ def test_sigterm_to_the_driver_hands_its_running_phase_back_at_a_boundary(
     # A takeover would wait out this lease: a release must not. The phase would train for
     # minutes, so the SIGTERM lands while it runs however loaded the machine; once it is
     # handed back, stops (pre-queued: one step each) end the phases under the plain worker.
-    # Its grace is long: a loaded machine may take more than the default 25 s to hand the
-    # phase back through Ray, and what is tested is that it does, not how fast.
+    # The Ray cluster's processes ignore SIGINT (tests/ray_cluster.py): the task must hear
+    # Ray's cancel all the same. Its grace is long: what is tested is that the phase is
+    # handed back, not how fast a loaded machine does it.
     svc, gid, drivers, driver = one_phase_running(
-        store, data, tables, open_service, drivers_on, 600.0, 600.0, "--grace-s", "240"
+        store, data, tables, open_service, drivers_on, 600.0, 600.0, "--grace-s", "120"
     )
     driver.send_signal(signal.SIGTERM)
     ran = next(p for p in placed(drivers) if p["part"] == "tabular")
-    assert driver.wait(timeout=300) == 0, ray_cluster.worker_log(ran["pid"])
+    assert driver.wait(timeout=180) == 0, ray_cluster.worker_log(ran["pid"])
     released = svc.get_generator(gid).phases["tabular"]
     assert (released.state, released.preemptions) == ("pending", 1)
     stop_both_phases(svc, gid)
