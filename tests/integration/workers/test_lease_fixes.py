@@ -195,28 +195,33 @@ def test_the_checkpoint_a_takeover_resumes_from_is_never_deleted(tmp_path: Path)
     assert checkpoints.violations == []
 
 
-def test_a_takeover_resumes_a_checkpoint_under_its_own_epoch_and_step(tmp_path: Path) -> None:
-    """Was: the takeover labelled the checkpoint it resumed from with the phase's counters, so
-    the kept model read "epoch 5" for weights trained 2 epochs. Now the checkpoint keeps its
-    own epoch and step, and the phase's counters still go on from where they were."""
+def taken_over_past_its_checkpoint(tmp_path: Path, **training):
+    """A generator whose worker trained 2 epochs and kept that checkpoint, went on to epoch 5
+    and died; its phase is then taken over and run to its end: (svc, id, the kept one)."""
     svc = build_service("memory://", str(tmp_path / "data"))
     customers = write_customers(tmp_path / "customers.csv")
     gid = svc.create_generator(
         {
             "name": "resumed",
             "tables": [{"name": "customers", "path": str(customers), "text_columns": []}],
-            "training": {"max_epochs": 6, "early_stopping_patience": None, "batch_size": 64},
+            "training": {"early_stopping_patience": None, **training},
         }
     )
-    # A worker trained 2 epochs and kept that checkpoint, went on to epoch 5, and died.
     dead = svc.start_phase(gid, "tabular", "dead-worker", lease_s=5)
     spec = svc.check_spec(svc.get_generator(gid).spec, tmp_path)
     job = PhaseJob(str(gid), "tabular", "tabular", spec.tables, spec.training, seed=1)
     kept = svc.engines["reference"].train(job, ScriptedControl(stop_at_epoch=2)).checkpoint
     svc.record_progress(gid, "tabular", dead, epoch=5, step=5 * 9, elapsed_s=40.0, kept=kept)
-
     orchestrator = svc.orchestrator(lease_s=5, progress_interval_s=0)
     assert orchestrator.work_on(gid, datetime.now(UTC) + LATER)
+    return svc, gid, kept
+
+
+def test_a_takeover_resumes_a_checkpoint_under_its_own_epoch_and_step(tmp_path: Path) -> None:
+    """Was: the takeover labelled the checkpoint it resumed from with the phase's counters, so
+    the kept model read "epoch 5" for weights trained 2 epochs. Now the checkpoint keeps its
+    own epoch and step, and the phase's counters still go on from where they were."""
+    svc, gid, kept = taken_over_past_its_checkpoint(tmp_path, max_epochs=6, batch_size=64)
     taken = next(h for h in svc.history(gid) if h.type == "TakenOver")
     resumed = taken.data["resume_from"]
     assert (resumed["id"], resumed["epoch"], resumed["step"]) == (
@@ -227,7 +232,9 @@ def test_a_takeover_resumes_a_checkpoint_under_its_own_epoch_and_step(tmp_path: 
     phase = svc.get_view(gid).phases[0]
     assert (phase.state, phase.attempt, phase.reasons) == ("succeeded", 2, ["max_epochs_reached"])
     assert phase.epoch == 6  # the phase's counters went on from epoch 5
-    assert phase.checkpoint.epoch <= 2 + (6 - 5)  # the weights trained at most 3 epochs
+    # The model it resumed from (kept at epoch 2), or one kept after the takeover, under the
+    # phase's counters: the engine's epoch 3 is the phase's 6.
+    assert phase.checkpoint.epoch in (2, 6)
     assert phase.elapsed_s >= 40.0  # and its clock from where it was, not from zero
     rows = svc.metrics(gid, "tabular")
     assert [r.epoch for r in rows] == [6] and rows[0].elapsed_s >= 40.0  # the new epoch only
@@ -241,26 +248,10 @@ def test_what_a_resumed_phase_keeps_is_recorded_under_the_phases_counters(
     counters, behind the curve's: "best: epoch 299 (1225 epochs ago)" on a curve whose best
     was at epoch 516, and a continued generator's curve ran backwards. Now every checkpoint
     is recorded under the phase's counters, the engine's own in `trained`."""
-    svc = build_service("memory://", str(tmp_path / "data"))
-    customers = write_customers(tmp_path / "customers.csv")
-    training = {"max_epochs": 9, "early_stopping_patience": None, "batch_size": 32}
-    training |= {"learning_rate": 0.01, "seed": 1}  # improves for several epochs, each run
-    gid = svc.create_generator(
-        {
-            "name": "resumed",
-            "tables": [{"name": "customers", "path": str(customers), "text_columns": []}],
-            "training": training,
-        }
-    )
-    # A worker trained 2 epochs and kept that checkpoint, went on to epoch 5, and died.
-    dead = svc.start_phase(gid, "tabular", "dead-worker", lease_s=5)
-    spec = svc.check_spec(svc.get_generator(gid).spec, tmp_path)
-    job = PhaseJob(str(gid), "tabular", "tabular", spec.tables, spec.training, seed=1)
-    kept = svc.engines["reference"].train(job, ScriptedControl(stop_at_epoch=2)).checkpoint
-    svc.record_progress(gid, "tabular", dead, epoch=5, step=5 * 9, elapsed_s=40.0, kept=kept)
-    orchestrator = svc.orchestrator(lease_s=5, progress_interval_s=0)
-    assert orchestrator.work_on(gid, datetime.now(UTC) + LATER)
-    orchestrator.run(gid)  # synthesis and the report
+    # A small learning rate and a fixed seed: it improves for several epochs, each run.
+    training = dict(max_epochs=9, batch_size=32, learning_rate=0.01, seed=1)
+    svc, gid, kept = taken_over_past_its_checkpoint(tmp_path, **training)
+    svc.orchestrator(progress_interval_s=0).run(gid)  # synthesis and the report
 
     phase = svc.get_view(gid).phases[0]
     assert (phase.state, phase.epoch) == ("succeeded", 9)
