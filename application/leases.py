@@ -176,9 +176,11 @@ class LeasedControl(PhaseControl):
     """The control of a phase that another worker may have to take over.
 
     A takeover resumes from the kept checkpoint the store knows of, and an engine deletes the
-    checkpoint a new one supersedes as soon as it keeps the new one. So once the store knows
-    of one, each newly kept checkpoint is stored at once (one progress event per improving
-    epoch), before the engine can delete the one a takeover would look for."""
+    checkpoint a new one supersedes as soon as it keeps the new one. So each newly kept
+    checkpoint is stored at once (one progress event per improving epoch), before the engine
+    can delete the one a takeover would look for; the first one tells the page (and any
+    listener) that a usable checkpoint exists as soon as it does, unless the phase is ending
+    at its next boundary anyway."""
 
     def __init__(
         self, training: Any, reporter: Reporter, floor: tuple[int, int], **options: Any
@@ -189,8 +191,8 @@ class LeasedControl(PhaseControl):
 
     def kept(self, checkpoint: dict) -> None:
         recorded = self._reporter.recorded_kept
-        if recorded is None:
-            super().kept(checkpoint)  # nothing a takeover needs yet: the next report says it
+        if recorded is None and (self.stop_requested or self.release_requested):
+            super().kept(checkpoint)  # nothing to supersede, and the phase's end records it
             return
         if checkpoint.get("id") == recorded:
             return

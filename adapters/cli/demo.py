@@ -15,7 +15,6 @@ from ffwd.application.service import GeneratorService
 from ffwd.application.views import GeneratorView
 
 SAMPLE = Path(ffwd.adapters.sample_data.__file__).parent
-STOP_TABULAR_AT_EPOCH = 3
 PRE_QUEUED = "text:orders"
 
 
@@ -27,22 +26,23 @@ def run_demo(svc: GeneratorService, console: Console) -> GeneratorView:
     console.print(f"Pre-queued a stop on {PRE_QUEUED}: it is applied as soon as the phase begins.")
     said = []
 
-    def stop_tabular_after_a_few_epochs(events: Sequence[Any]) -> None:
-        # A listener hears each progress report as it is stored (every 50 ms here): a panel
-        # tick could miss the tabular phase, which often trains for well under a second.
+    def stop_tabular_once_it_has_a_usable_checkpoint(events: Sequence[Any]) -> None:
+        # What the seed page advises: stop when a usable checkpoint is already available. The
+        # first kept checkpoint is stored (and heard here, in the training thread) before the
+        # phase's next step boundary, so the stop lands there on any machine: a timed progress
+        # report could come after the phase's own policies have ended it.
         for e in events:
-            at_epoch = getattr(e, "epoch", 0) >= STOP_TABULAR_AT_EPOCH
-            if not said and getattr(e, "phase", None) == "tabular" and at_epoch:
+            if not said and getattr(e, "phase", None) == "tabular" and getattr(e, "kept", None):
                 said.append(e.epoch)
                 svc.request_stop(gid, "tabular", requested_by="demo")
 
-    unsubscribe = svc.subscribe(stop_tabular_after_a_few_epochs)
+    unsubscribe = svc.subscribe(stop_tabular_once_it_has_a_usable_checkpoint)
     try:
         view = run_in_terminal(svc, gid, console, progress_interval_s=0.05)
     finally:
         unsubscribe()
     if said and not console.is_terminal:
-        console.print(f"Stop requested for tabular at epoch {said[0]}.")
+        console.print(f"Stop requested for tabular at epoch {said[0]}: a usable checkpoint exists.")
     console.print(timeline(view))
     for table, path in (view.outputs.get("synthetic") or {}).items():
         console.print(f"Synthetic {table}: {path}")
