@@ -3,6 +3,7 @@
 from datetime import date
 
 import numpy as np
+import pytest
 
 from ffwd.adapters.engines.reference.encoding import (
     MAX_CATEGORIES,
@@ -14,6 +15,14 @@ from ffwd.adapters.engines.reference.encoding import (
 )
 
 RNG = np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True)
+def same_draws_whatever_ran_before() -> None:
+    """A test draws the same values alone, in the suite, or run again in one process (as
+    mutmut runs it): the module's generator starts afresh for each."""
+    global RNG
+    RNG = np.random.default_rng(0)
 
 
 def roundtrip(encoder, cells):

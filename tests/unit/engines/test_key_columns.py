@@ -10,6 +10,14 @@ from ffwd.adapters.engines.reference.keys import KeyFormat, fit_key
 RNG = np.random.default_rng(5)
 
 
+@pytest.fixture(autouse=True)
+def same_draws_whatever_ran_before() -> None:
+    """A test draws the same values alone, in the suite, or run again in one process (as
+    mutmut runs it): the module's generator starts afresh for each."""
+    global RNG
+    RNG = np.random.default_rng(5)
+
+
 def shuffled(values: list[str]) -> list[str]:
     return [values[i] for i in RNG.permutation(len(values))]
 
