@@ -200,11 +200,15 @@ def test_a_stop_from_another_process_lands_in_the_running_one(env, tmp_path) -> 
 
 
 def start_long_run(
-    env: dict, tmp_path: Path, time_limit_s: float = 4, text_columns: list | None = None
+    env: dict, tmp_path: Path, time_limit_s: float = 15, text_columns: list | None = None
 ) -> tuple[subprocess.Popen, str]:
     """`ffwd run` in a process of its own, as in a terminal (Ctrl-C not ignored): phases
     tabular then (unless `text_columns` is []) text:people, each ending after `time_limit_s`
-    unless stopped. Returns the process and the generator id it printed."""
+    unless stopped. Returns the process and the generator id it printed.
+
+    The time limit races the test: a Ctrl-C sent once `ffwd show` processes (each a new
+    interpreter) saw tabular train must land before tabular's limit ends it, which a loaded
+    machine could miss at 4 s (the Ctrl-C then stopped text:people instead)."""
     table = {"name": "people", "path": "people.csv", "text_columns": text_columns}
     spec = {
         "name": "long",

@@ -5,7 +5,7 @@ preempted driver's parts handed back (ADR 0027)."""
 
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -123,10 +123,18 @@ def test_the_claim_is_renewed_while_the_runner_waits_for_resources(svc, gid) -> 
     work = threading.Thread(
         target=driver(svc, Cluster(run), lease_s=0.3).work_on, args=(gid, datetime.now(UTC))
     )
+    three_leases = datetime.now(UTC) + timedelta(seconds=1.0)
     work.start()
-    time.sleep(1.0)  # three leases: each would have run out without a renewal
-    phase = svc.get_generator(gid).phases["tabular"]
-    assert phase.lease_expires_at > datetime.now(UTC) and phase.attempt == 1
+    # Renewed past three leases, each of which would have run out without a renewal. (Whether
+    # it is unexpired at one given instant depends on how soon the machine runs the renewing
+    # thread: a lease of 0.3 s renewed every 0.1 s leaves it 0.2 s.)
+    deadline = time.monotonic() + 60
+    while (
+        svc.get_generator(gid).phases["tabular"].lease_expires_at or three_leases
+    ) <= three_leases:
+        assert time.monotonic() < deadline, "the claim was not renewed while the runner waited"
+        time.sleep(0.05)
+    assert svc.get_generator(gid).phases["tabular"].attempt == 1
     while svc.get_view(gid).phases[0].waiting_for is None:  # said after SAY_WAITING_S
         time.sleep(0.05)
     assert svc.get_view(gid).phases[0].waiting_for == "2 CPU, 1 GPU, 0.5 GB of memory"

@@ -165,8 +165,11 @@ def test_a_silently_dead_listen_connection_cannot_hide_a_stop(two, postgres_serv
         hole.freeze()
         sent = time.monotonic()
         there.request_stop(gid, "tabular", requested_by="a")
-        wait_until(lambda: heard.versions == [2], 5, "the stop despite the dead connection")
-        assert heard.at[0] - sent < 1.5
+        wait_until(lambda: heard.versions == [2], 30, "the stop despite the dead connection")
+        # Only the fallback look (every 0.5 s) explains hearing it in a third of the 30 s of
+        # silence after which the follower would LISTEN again anyway (keepalives to the proxy
+        # still succeed), however loaded the machine.
+        assert heard.at[0] - sent < 10.0
         wait_until(lambda: follower.listens == 2, 5, "a LISTEN on a new connection")
         there.cancel(gid, requested_by="b")
         wait_until(lambda: heard.versions == [2, 3], 5, "the next event")
