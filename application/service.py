@@ -6,7 +6,7 @@ import random
 import re
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -46,6 +46,8 @@ T = TypeVar("T")
 MIN_PREFIX = 8
 # Events remembered as delivered: far more than a feed can bring back before it catches up.
 _DELIVERED_MEMORY = 10_000
+# How long the feed's delivery waits for this process's own writes to one generator to end.
+_OWN_WRITES_WAIT_S = 1.0
 _HEX_PREFIX = re.compile(r"^[0-9a-f-]+$")
 
 
@@ -82,6 +84,9 @@ class GeneratorService:
         self._running: set[Pipelines] = set()
         self._running_lock = threading.Lock()
         self._delivered_lock = threading.Lock()
+        # Generators whose events threads of this process are storing and delivering.
+        self._storing: Counter[UUID] = Counter()
+        self._storing_done = threading.Condition()
 
     # Running generators.
 
@@ -118,7 +123,7 @@ class GeneratorService:
         """While inside, stops and cancels stored by other processes reach this process's
         running phases (through the feed): every event, or those of the `events` classes."""
         topics = [cls.TOPIC for cls in events]
-        stop_following = self.feed.follow(self._notify, topics) if self.feed else None
+        stop_following = self.feed.follow(self._notify_followed, topics) if self.feed else None
         try:
             yield
         finally:
@@ -403,15 +408,17 @@ class GeneratorService:
         """
         generator_id = self.resolve(generator)
         for attempt in range(self.max_retries):
-            try:
-                result, events = self.store.update(generator_id, command)
-            except ConcurrentWrite:
-                # Jittered backoff, so writers racing on one generator stop colliding in step.
-                time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
-                continue
-            if events:
-                self._notify(events)
-            return result
+            with self._storing_events_of(generator_id):
+                try:
+                    result, events = self.store.update(generator_id, command)
+                except ConcurrentWrite:
+                    pass
+                else:
+                    if events:
+                        self._notify(events)
+                    return result
+            # Jittered backoff, so writers racing on one generator stop colliding in step.
+            time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
         raise errors.Conflict(
             f"generator {generator_id} kept changing; gave up after {self.max_retries} attempts"
         )
@@ -426,9 +433,36 @@ class GeneratorService:
         return self.execute(generator, command_returning_view)
 
     def _save(self, generator: Generator) -> None:
-        events = self.store.save(generator)
-        if events:
-            self._notify(events)
+        with self._storing_events_of(generator.id):
+            events = self.store.save(generator)
+            if events:
+                self._notify(events)
+
+    @contextmanager
+    def _storing_events_of(self, generator_id: UUID) -> Iterator[None]:
+        with self._storing_done:
+            self._storing[generator_id] += 1
+        try:
+            yield
+        finally:
+            with self._storing_done:
+                self._storing[generator_id] -= 1
+                if not self._storing[generator_id]:
+                    del self._storing[generator_id]
+                self._storing_done.notify_all()
+
+    def _notify_followed(self, events: Sequence[Any]) -> None:
+        """The feed's delivery waits while threads here store events of the same generators:
+        a feed polling between a thread's commit and its delivery would otherwise deliver that
+        thread's events in its own thread first, and listeners are promised the storing thread
+        (a stop asked from a listener lands at the phase's next step boundary). Bounded: a
+        stop from another process is never held up for long."""
+        generators = {e.originator_id for e in events}
+        with self._storing_done:
+            self._storing_done.wait_for(
+                lambda: not generators & self._storing.keys(), timeout=_OWN_WRITES_WAIT_S
+            )
+        self._notify(events)
 
     def _notify(self, events: Sequence[Any]) -> None:
         """Deliver events to listeners exactly once: the feed also brings back our own."""
