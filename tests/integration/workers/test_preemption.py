@@ -33,19 +33,30 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 class Others:
-    """Other processes at the page: now and then `ffwd stop` of a random phase, or (one in
-    four) `ffwd cancel` of a random generator, until told to end."""
+    """Other processes at the page: `ffwd stop` of a random phase, or (one in four) `ffwd
+    cancel` of a random generator, twice for each preemption. Paced by the preemptions, not
+    the clock: on a slow machine a clock-paced crowd would cancel the work away first."""
+
+    ACTIONS_PER_PREEMPTION = 2
 
     def __init__(self, store: str, data: Path, gids: list) -> None:
         self.env = {**os.environ, "FFWD_STORE": store, "FFWD_DATA": str(data)}
         self.gids, self.done = gids, threading.Event()
+        self.due = threading.Semaphore(0)
         self.actions = 0
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
+    def preempted(self) -> None:
+        for _ in range(self.ACTIONS_PER_PREEMPTION):
+            self.due.release()
+
     def _run(self) -> None:
         rng = random.Random(7)
-        while not self.done.wait(1.0):
+        while True:
+            while not self.due.acquire(timeout=0.1):
+                if self.done.is_set():
+                    return
             gid = str(rng.choice(self.gids))
             if rng.random() < 0.25:
                 args = ["cancel", gid]
@@ -92,6 +103,7 @@ def test_sigterm_hands_phases_back_and_another_worker_resumes_them_at_once(
         pool.start(1)  # a replacement, as the platform would
         assert proc.wait(timeout=60) == 0, f"{worker} did not exit cleanly after SIGTERM"
         preempted.append((worker, gid, phase, attempt))
+        others.preempted()
     others.end()
     assert len(preempted) == PREEMPTIONS, f"only {len(preempted)} preemptions before the end"
     said = "".join(log.read_text() for log in pool.logs.glob("worker-*.log"))
