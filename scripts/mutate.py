@@ -1,14 +1,18 @@
 """`make mutate`: mutation testing of the domain (ADR 0024).
 
-1. mutmut over `domain/` against tests/unit and tests/stateful (config in pyproject.toml);
-   its surviving mutants are printed with their diffs.
-2. Mutants of what mutmut leaves alone (it mutates only inside functions): each entry of the
+1. mutmut over issue 19's four modules of `domain/` against tests/unit (config in
+   pyproject.toml): milliseconds a test, so most mutants die in a second or two.
+2. Each mutant tests/unit let live (or reached with no unit test) against tests/stateful, in
+   mutmut's own copy (`mutants/`, the mutant chosen by MUTANT_UNDER_TEST): the programs take a
+   minute to pass, so they run only where they are needed. Survivors are printed with diffs.
+3. Mutants of what mutmut leaves alone (it mutates only inside functions): each entry of the
    rule book's tables dropped or sent elsewhere, each pair of neighbouring reasons swapped,
    and the hand-made mutants of `scripts/mutants.toml`. Each is applied to a copy of the
    repository and must be killed by tests/stateful alone.
 
 Exits 1 when a mutant survives that is not listed as equivalent. `--only-regressions` skips
-mutmut; `--max-children N` is mutmut's parallelism (default 1: the machine is shared).
+mutmut, `--skip-regressions` the rest; `--max-children N` runs N mutants at a time (default 1:
+the machine is shared).
 """
 
 import argparse
@@ -20,6 +24,7 @@ import sys
 import tempfile
 import time
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +32,7 @@ COPIED = ["domain", "application", "adapters", "ffwd", "tests", "pyproject.toml"
 IGNORED = shutil.ignore_patterns("__pycache__", ".hypothesis", "*.db", "artifacts")
 STATEFUL = ["-m", "pytest", "tests/stateful", "-x", "-q", "-p", "no:cacheprovider"]
 STATEFUL += ["-m", "not postgres", "--hypothesis-seed=0"]
+STATEFUL_TIMEOUT_S = 900  # a mutant that loops: its programs pass in about a minute
 ENV = {**os.environ, "FFWD_STATEFUL_PROFILE": "mutate"}
 TRANSITION = re.compile(r'^\s*\{"trigger": "(\w+)", "source": (.+), "dest": (\w+)\},$')
 MACHINES = {
@@ -39,17 +45,22 @@ MACHINES = {
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only-regressions", action="store_true")
-    parser.add_argument("--max-children", default="1")
+    parser.add_argument("--skip-regressions", action="store_true")
+    parser.add_argument("--max-children", type=int, default=1)
     args = parser.parse_args()
     config = tomllib.loads((ROOT / "scripts" / "mutants.toml").read_text())
     equivalent = {e["id"]: e["why"] for e in config.get("equivalent", [])}
     started, unexplained = time.monotonic(), []
     if not args.only_regressions:
         unexplained += run_mutmut(args.max_children, equivalent)
+        print(f"time: {time.monotonic() - started:.0f} s", flush=True)
+    if args.skip_regressions:
+        return 1 if unexplained else 0
     mutants = rule_book_mutants() + reason_order_mutants() + config["mutant"]
+    with ThreadPoolExecutor(args.max_children) as pool:
+        verdicts = pool.map(survives, mutants)
     killed = 0
-    for mutant in mutants:
-        survived = survives(mutant)
+    for mutant, survived in zip(mutants, verdicts, strict=True):
         killed += not survived
         verdict = "survived" if survived else "killed"
         print(f"{verdict:>8}  {mutant['id']}  ({mutant['why']})", flush=True)
@@ -62,18 +73,33 @@ def main() -> int:
     return 1 if unexplained else 0
 
 
-def run_mutmut(max_children: str, equivalent: dict[str, str]) -> list[str]:
-    """mutmut's run, then its survivors: those not listed as equivalent are returned."""
+def run_mutmut(max_children: int, equivalent: dict[str, str]) -> list[str]:
+    """mutmut's run against tests/unit, then what it let live against tests/stateful; the
+    survivors not listed as equivalent are returned."""
     mutmut = str(Path(sys.executable).parent / "mutmut")
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)
-    subprocess.run([mutmut, "run", "--max-children", max_children], cwd=ROOT, env=ENV)
+    run = [mutmut, "run", "--max-children", str(max_children)]
+    ran = subprocess.run(run, cwd=ROOT, env=ENV, capture_output=True, text=True)
+    if ran.returncode != 0:  # e.g. its clean run of the tests failed: no verdict means much
+        sys.exit(f"mutmut failed:\n{ran.stdout[-3000:]}\n{ran.stderr[-3000:]}")
     results = subprocess.run(
         [mutmut, "results", "--all", "true"], cwd=ROOT, env=ENV, capture_output=True, text=True
     ).stdout
     verdicts = dict(line.strip().rsplit(": ", 1) for line in results.splitlines() if ": " in line)
-    survivors = [name for name, verdict in verdicts.items() if verdict != "killed"]
     total = len(verdicts)
-    print(f"\nmutmut: {total - len(survivors)} of {total} killed", flush=True)
+    by_unit = sum(v == "killed" for v in verdicts.values())
+    timeouts = sum(v == "timeout" for v in verdicts.values())
+    left = [name for name, verdict in verdicts.items() if verdict not in ("killed", "timeout")]
+    print(f"\nmutmut, tests/unit: {by_unit} killed, {timeouts} timed out, {len(left)} left")
+    with ThreadPoolExecutor(max_children) as pool:
+        stateful = dict(zip(left, pool.map(against_the_programs, left), strict=True))
+    for name, verdict in stateful.items():
+        verdicts[name] = verdict
+    survivors = [name for name in left if stateful[name] != "killed"]
+    by_programs = len(left) - len(survivors)
+    print(f"tests/stateful: {by_programs} of those {len(left)} killed")
+    dead = total - len(survivors)
+    print(f"mutmut's mutants: {dead} of {total} killed ({100 * dead / max(total, 1):.1f}%)")
     unexplained = []
     for name in survivors:
         diff = subprocess.run(
@@ -83,10 +109,24 @@ def run_mutmut(max_children: str, equivalent: dict[str, str]) -> list[str]:
         print(
             f"\n{verdicts[name]}: {name}" + (f" (equivalent: {equivalent[name]})" if listed else "")
         )
-        print(diff.strip())
+        print(diff.strip(), flush=True)
         if not listed:
             unexplained.append(name)
     return unexplained
+
+
+def against_the_programs(name: str) -> str:
+    """tests/stateful on mutmut's copy with mutant `name` switched on: killed, timeout,
+    survived, or suspicious (the run broke otherwise)."""
+    env = {**ENV, "MUTANT_UNDER_TEST": name}
+    try:
+        run = subprocess.run(
+            [sys.executable, *STATEFUL],
+            cwd=ROOT / "mutants", env=env, capture_output=True, timeout=STATEFUL_TIMEOUT_S,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return "timeout"
+    return {0: "survived", 1: "killed"}.get(run.returncode, "suspicious")
 
 
 def rule_book_mutants() -> list[dict]:

@@ -1,7 +1,6 @@
 """Shared fixtures: a real PostgreSQL server (started once per session, on demand) and a
 small sample table with its generator spec."""
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,13 +8,6 @@ from typing import Any
 import pytest
 
 from tests.postgres_server import PostgresServer, PostgresUnavailable
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under mutmut (`make mutate`), the stateful programs (tens of seconds) run after the unit
-    tests (a few milliseconds each): it stops at the first failure, so most mutants die fast."""
-    if os.environ.get("MUTANT_UNDER_TEST"):
-        items.sort(key=lambda item: "tests/stateful/" in item.nodeid)
 
 
 @pytest.fixture(scope="session")

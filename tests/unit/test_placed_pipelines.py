@@ -78,6 +78,14 @@ def driver(svc, cluster, **options) -> PlacedPipelines:
     return PlacedPipelines(svc, orchestrator, cluster, lease_s=lease_s, **options)
 
 
+def wait_until(condition, what: str, deadline_s: float = 60) -> None:
+    """Generous, so a loaded machine never fails it; bounded, so a regression fails, not hangs."""
+    deadline = time.monotonic() + deadline_s
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {deadline_s} s for {what}"
+        time.sleep(0.02)
+
+
 def ended(run: Run, ending: Ending = BY_ITSELF) -> Run:
     run.ending = ending
     run.go.set()
@@ -128,19 +136,19 @@ def test_the_claim_is_renewed_while_the_runner_waits_for_resources(svc, gid) -> 
     # Renewed past three leases, each of which would have run out without a renewal. (Whether
     # it is unexpired at one given instant depends on how soon the machine runs the renewing
     # thread: a lease of 0.3 s renewed every 0.1 s leaves it 0.2 s.)
-    deadline = time.monotonic() + 60
-    while (
-        svc.get_generator(gid).phases["tabular"].lease_expires_at or three_leases
-    ) <= three_leases:
-        assert time.monotonic() < deadline, "the claim was not renewed while the runner waited"
-        time.sleep(0.05)
+    wait_until(
+        lambda: (
+            (svc.get_generator(gid).phases["tabular"].lease_expires_at or three_leases)
+            > three_leases
+        ),
+        "the claim to be renewed while the runner waits",
+    )
     assert svc.get_generator(gid).phases["tabular"].attempt == 1
-    while svc.get_view(gid).phases[0].waiting_for is None:  # said after SAY_WAITING_S
-        time.sleep(0.05)
+    # Said after SAY_WAITING_S.
+    wait_until(lambda: svc.get_view(gid).phases[0].waiting_for is not None, "the wait to show")
     assert svc.get_view(gid).phases[0].waiting_for == "2 CPU, 1 GPU, 0.5 GB of memory"
     run.started = True  # its resources came free
-    while svc.get_view(gid).phases[0].waiting_for is not None:
-        time.sleep(0.05)
+    wait_until(lambda: svc.get_view(gid).phases[0].waiting_for is None, "the wait to end")
     ended(run)
     work.join(10)
     types = [e.type for e in svc.history(gid)]
@@ -153,8 +161,7 @@ def test_a_runner_still_going_after_a_cancel_is_killed(svc, gid) -> None:
         target=driver(svc, Cluster(run), kill_after_s=0.2).work_on, args=(gid, datetime.now(UTC))
     )
     work.start()
-    while svc.get_generator(gid).phases["tabular"].state != "running":
-        time.sleep(0.01)
+    wait_until(lambda: svc.get_generator(gid).phases["tabular"].state == "running", "a claim")
     svc.cancel(gid, requested_by="alice")
     work.join(10)
     assert run.killed and not work.is_alive()
@@ -165,8 +172,7 @@ def test_a_preempted_driver_hands_its_parts_back(svc, gid) -> None:
     pipelines = driver(svc, Cluster(waiting))
     work = threading.Thread(target=pipelines.work_on, args=(gid, datetime.now(UTC)))
     work.start()
-    while svc.get_generator(gid).phases["tabular"].state != "running":
-        time.sleep(0.01)
+    wait_until(lambda: svc.get_generator(gid).phases["tabular"].state == "running", "a claim")
     pipelines.preempt()
     work.join(10)
     assert waiting.killed
