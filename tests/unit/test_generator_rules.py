@@ -146,3 +146,20 @@ def test_after_cancel_no_step_starts_and_late_success_is_rejected() -> None:
         )
     with pytest.raises(errors.GeneratorCancelled):
         g.start_step("synthesis", "w")
+
+
+def test_an_unknown_phase_is_refused_naming_the_phases_there_are() -> None:
+    with pytest.raises(errors.UnknownPhase) as raised:
+        fresh().request_stop("text:nope", "alice")
+    expected = "no phase 'text:nope' (phases: tabular, text:customers, text:orders)"
+    assert raised.value.message == expected
+
+
+def test_text_phases_train_one_at_a_time_unless_the_spec_says_otherwise() -> None:
+    g = fresh()  # a spec without a training section, as an embedding caller may give
+    attempt = g.start_phase("tabular", "w")
+    g.finish_phase(
+        "tabular", attempt, reasons=["max_epochs_reached"], checkpoint=CHECKPOINT, epoch=1,
+        step=3, elapsed_s=1.0,
+    )  # fmt: skip
+    assert g.ready_parts() == ["text:customers"]

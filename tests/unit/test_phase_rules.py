@@ -223,3 +223,13 @@ def test_a_command_on_one_phase_never_changes_another() -> None:
     progress(g, attempt)
     finish(g, attempt)
     assert {k: vars(v) for k, v in others.items()} == snapshot
+
+
+def test_a_phase_end_records_the_privacy_spent() -> None:
+    g = fresh()
+    attempt = g.start_phase("tabular", "w")
+    g.finish_phase(
+        "tabular", attempt, reasons=["privacy_budget_exhausted"], checkpoint=CHECKPOINT,
+        epoch=1, step=3, elapsed_s=1.0, epsilon=0.8,
+    )  # fmt: skip
+    assert g.phases["tabular"].epsilon == 0.8 and g.collect_events()[-1].epsilon == 0.8

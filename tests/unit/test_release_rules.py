@@ -105,3 +105,14 @@ def test_a_released_step_runs_again() -> None:
     assert g.start_step("synthesis", "w2") == 2
     with pytest.raises(errors.StaleRunner):
         g.finish_step("synthesis", 1, {"synthetic": {}})
+
+
+def test_a_wait_for_resources_is_a_sign_of_life_and_ends_with_its_attempts_run() -> None:
+    g = fresh()
+    attempt = g.start_phase("tabular", "w1")
+    g.wait_for_resources("tabular", attempt, "1 GPU")
+    waited = g.collect_events()[-1]
+    assert g.phases["tabular"].reported_at == waited.timestamp
+    assert g.waiting_for("tabular") == "1 GPU"
+    g.release_phase("tabular", attempt, epoch=0, step=0, elapsed_s=1.0)
+    assert g.waiting_for("tabular") is None  # pending again: it waits for nothing
