@@ -466,19 +466,12 @@ def test_conflicting_saves_through_two_stores(
 def test_a_progress_event_of_the_first_version_reads_with_no_epochs(store) -> None:
     """Histories stored before progress carried each epoch's row (class version 1) replay:
     the library upcasts them, with no rows."""
-    import json
-
-    from ffwd.application.summaries import summarize
+    from tests.unit.test_old_events import store_with_its_last_event_as_first_version
 
     generator = new_generator()
     generator.start_phase("tabular", "w1")
     generator.record_progress("tabular", 1, epoch=2, step=18, elapsed_s=1.0, val_loss=2.5)
-    events = list(generator.collect_events())
-    version, topic, state = store._codec.row(events[-1])
-    old = json.loads(state)
-    assert old.pop("class_version") == 2 and old.pop("epochs") == []
-    rows = [*store._codec.rows(events[:-1]), (version, topic, json.dumps(old).encode())]
-    store._log.append(generator.id, rows, summarize(generator))
+    store_with_its_last_event_as_first_version(store, generator)
 
     replayed = store.events(generator.id)[-1]
     assert type(replayed).__name__ == "PhaseProgressed" and replayed.epochs == []
