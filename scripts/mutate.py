@@ -93,8 +93,7 @@ def run_mutmut(max_children: int, equivalent: dict[str, str]) -> list[str]:
     print(f"\nmutmut, tests/unit: {by_unit} killed, {timeouts} timed out, {len(left)} left")
     with ThreadPoolExecutor(max_children) as pool:
         stateful = dict(zip(left, pool.map(against_the_programs, left), strict=True))
-    for name, verdict in stateful.items():
-        verdicts[name] = verdict
+    verdicts.update(stateful)
     survivors = [name for name in left if stateful[name] != "killed"]
     by_programs = len(left) - len(survivors)
     print(f"tests/stateful: {by_programs} of those {len(left)} killed")

@@ -4,7 +4,6 @@ renewed while a runner waits for resources, a runner outliving a cancel killed, 
 preempted driver's parts handed back (ADR 0027)."""
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from ffwd.adapters.container import build_service
 from ffwd.application.placed_pipelines import MAX_LOST, PlacedPipelines
 from ffwd.application.placement import ClaimedPart, Ending, Resources, Unplaceable
 from ffwd.application.service import GeneratorService
+from tests.e2e.helpers import wait_for
 
 CSV = "id,age,city\n" + "".join(f"{i},{20 + i % 50},{['Oslo', 'Rome'][i % 2]}\n" for i in range(30))
 BY_ITSELF = Ending()
@@ -78,14 +78,6 @@ def driver(svc, cluster, **options) -> PlacedPipelines:
     return PlacedPipelines(svc, orchestrator, cluster, lease_s=lease_s, **options)
 
 
-def wait_until(condition, what: str, deadline_s: float = 60) -> None:
-    """Generous, so a loaded machine never fails it; bounded, so a regression fails, not hangs."""
-    deadline = time.monotonic() + deadline_s
-    while not condition():
-        assert time.monotonic() < deadline, f"waited {deadline_s} s for {what}"
-        time.sleep(0.02)
-
-
 def ended(run: Run, ending: Ending = BY_ITSELF) -> Run:
     run.ending = ending
     run.go.set()
@@ -136,19 +128,12 @@ def test_the_claim_is_renewed_while_the_runner_waits_for_resources(svc, gid) -> 
     # Renewed past three leases, each of which would have run out without a renewal. (Whether
     # it is unexpired at one given instant depends on how soon the machine runs the renewing
     # thread: a lease of 0.3 s renewed every 0.1 s leaves it 0.2 s.)
-    wait_until(
-        lambda: (
-            (svc.get_generator(gid).phases["tabular"].lease_expires_at or three_leases)
-            > three_leases
-        ),
-        "the claim to be renewed while the runner waits",
-    )
+    wait_for(svc, gid, lambda v: (v.phases[0].lease_expires_at or three_leases) > three_leases)
     assert svc.get_generator(gid).phases["tabular"].attempt == 1
-    # Said after SAY_WAITING_S.
-    wait_until(lambda: svc.get_view(gid).phases[0].waiting_for is not None, "the wait to show")
+    wait_for(svc, gid, lambda v: v.phases[0].waiting_for is not None)  # after SAY_WAITING_S
     assert svc.get_view(gid).phases[0].waiting_for == "2 CPU, 1 GPU, 0.5 GB of memory"
     run.started = True  # its resources came free
-    wait_until(lambda: svc.get_view(gid).phases[0].waiting_for is None, "the wait to end")
+    wait_for(svc, gid, lambda v: v.phases[0].waiting_for is None)
     ended(run)
     work.join(10)
     types = [e.type for e in svc.history(gid)]
@@ -161,7 +146,7 @@ def test_a_runner_still_going_after_a_cancel_is_killed(svc, gid) -> None:
         target=driver(svc, Cluster(run), kill_after_s=0.2).work_on, args=(gid, datetime.now(UTC))
     )
     work.start()
-    wait_until(lambda: svc.get_generator(gid).phases["tabular"].state == "running", "a claim")
+    wait_for(svc, gid, lambda v: v.phases[0].state == "running")
     svc.cancel(gid, requested_by="alice")
     work.join(10)
     assert run.killed and not work.is_alive()
@@ -172,7 +157,7 @@ def test_a_preempted_driver_hands_its_parts_back(svc, gid) -> None:
     pipelines = driver(svc, Cluster(waiting))
     work = threading.Thread(target=pipelines.work_on, args=(gid, datetime.now(UTC)))
     work.start()
-    wait_until(lambda: svc.get_generator(gid).phases["tabular"].state == "running", "a claim")
+    wait_for(svc, gid, lambda v: v.phases[0].state == "running")
     pipelines.preempt()
     work.join(10)
     assert waiting.killed
