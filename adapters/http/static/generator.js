@@ -361,9 +361,15 @@
     return h("li", {}, h("a", { href, onclick: save }, label));
   }
 
+  /* Replaced only when they change: a link replaced between a click's mousedown and its
+     mouseup receives no click at all. */
+  let outputsShown = null;
   function renderOutputs() {
     const list = document.getElementById("outputs");
     const o = view.outputs || {};
+    const shown = JSON.stringify([view.state, o]);
+    if (shown === outputsShown) return;
+    outputsShown = shown;
     const items = [];
     if (o.report_html) items.push(fileLink("Quality report (HTML)", o.report_html));
     for (const [table, path] of Object.entries(o.synthetic || {})) {

@@ -34,15 +34,22 @@
       h("td", {}, h("code", { title: s.id }, s.id.slice(0, 8))));
   }
 
+  /* The rows are replaced only when they change: a link replaced between a click's mousedown
+     and its mouseup receives no click at all. */
+  let shownItems = null;
   function render(page) {
-    if (!page.items.length) {
-      const filtered = view.state || view.name;
+    const filtered = Boolean(view.state || view.name);
+    const items = JSON.stringify([filtered, page.items]);
+    if (items === shownItems) {
+      /* the same rows: keep them */
+    } else if (!page.items.length) {
       body.replaceChildren(h("tr", {}, h("td", { colspan: 5, class: "empty" }, filtered
         ? "No generator matches these filters."
         : "No generator yet. Create one with `ffwd run SPEC` or POST /api/generators.")));
     } else {
       body.replaceChildren(...page.items.map(row));
     }
+    shownItems = items;
     next = page.next;
     older.disabled = !next;
     newer.disabled = !view.cursor;
@@ -77,6 +84,7 @@
       if (err instanceof ffwd.ApiError && err.problem.code === "unauthorized") {
         /* no token given: say so, and stop asking until the user does something */
         loading = null;
+        shownItems = null;
         body.replaceChildren(h("tr", {}, h("td", { colspan: 5, class: "empty" },
           "This server needs an API token to list generators. Reload to enter it.")));
         return;

@@ -78,3 +78,25 @@ def test_refreshes_never_overlap_even_when_the_store_is_slow(api_only, web_table
     expect(names(page)).to_have_count(3, timeout=60_000)
     wait_until(lambda: done[0] >= 3, 120, "three list requests to end")
     assert most[0] == 1, f"{most[0]} list requests were in flight at once"
+
+
+def test_a_refresh_keeps_the_rows_it_does_not_change(api_only, web_tables, page: Page):
+    """A link replaced between a click's mousedown and its mouseup receives no click: the list
+    refreshes every few seconds, so it replaces its rows only when they change."""
+    ids = queued(api_only, web_tables, 2)
+    page.goto(api_only.url + "/")
+    expect(names(page)).to_have_count(2)
+    names(page).first.evaluate("a => { a.dataset.kept = 'yes'; }")
+
+    def listed(response: Any) -> bool:
+        return "/api/generators?" in response.url
+
+    # The second refresh is asked for only once the first one has been shown.
+    for _ in range(2):
+        with page.expect_response(listed, timeout=60_000):
+            pass
+    assert names(page).first.get_attribute("data-kept") == "yes"
+
+    api_only.svc.cancel(ids[-1], requested_by="test")  # a change is shown all the same
+    expect(page.locator(f'[data-generator="{ids[-1]}"]')).to_contain_text("Cancelled")
+    expect(names(page).first).not_to_have_attribute("data-kept", "yes")
