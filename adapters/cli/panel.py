@@ -214,7 +214,8 @@ def history_table(entries: list[HistoryEntry]) -> Table:
 
 
 def _words(e: HistoryEntry, released: dict[str, HistoryEntry]) -> str:
-    """Preemptions said in words: where the phase was handed back, and who resumed it."""
+    """Preemptions and waits said in words: where the phase was handed back, who resumed it,
+    what a part waited for."""
     if e.type == "PhaseReleased" and e.phase:
         released[e.phase] = e
         return f"preempted at epoch {e.data['epoch']}, step {e.data['step']}"
@@ -227,6 +228,9 @@ def _words(e: HistoryEntry, released: dict[str, HistoryEntry]) -> str:
             )
     if e.type == "StepReleased":
         return "preempted: runs again"
+    if e.type == "PartWaiting":
+        waiting = e.data.get("resources")
+        return f"waiting for resources: {waiting}" if waiting else "its resources came free: began"
     return ""
 
 
@@ -234,8 +238,9 @@ def _time(t: datetime) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
-# `epochs` are the learning curve's rows: `ffwd metrics` shows them
-_SKIP = {"phase", "pipeline_step", "requested_by", "spec", "phases", "steps", "epochs"}
+# `epochs` are the learning curve's rows: `ffwd metrics` shows them; a wait's `resources` are
+# in its words
+_SKIP = {"phase", "pipeline_step", "requested_by", "spec", "phases", "steps", "epochs", "resources"}
 _CHECKPOINTS = {"checkpoint", "kept", "resume_from"}
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from ffwd.adapters.cli.panel import render
+from ffwd.adapters.cli.panel import history_table, render
 from ffwd.adapters.container import build_service
 
 CSV = "id,age,bio\n" + "".join(f"{i},{20 + i},writes about cats number {i}\n" for i in range(40))
@@ -85,3 +85,20 @@ def test_the_privacy_budget_in_words(tmp_path: Path) -> None:
 def test_no_privacy_budget_without_differential_privacy(view) -> None:
     assert "Privacy budget" not in shown(view, 100)
     assert all(p.privacy is None for p in view.phases)
+
+
+def test_a_wait_for_resources_in_the_history_in_words(tmp_path: Path) -> None:
+    (tmp_path / "people.csv").write_text(CSV)
+    svc = build_service("memory://")
+    gid = svc.create_generator(
+        {"name": "g", "tables": [{"name": "people", "path": str(tmp_path / "people.csv")}]}
+    )
+    attempt = svc.start_phase(gid, "tabular", "w1")
+    svc.wait_for_resources(gid, "tabular", attempt, "1 GPU")
+    svc.wait_for_resources(gid, "tabular", attempt, None)
+    console = Console(width=160, record=True, color_system=None)
+    console.print(history_table(svc.history(gid)))
+    rows = [line for line in console.export_text().splitlines() if "PartWaiting" in line]
+    assert len(rows) == 2
+    assert "waiting for resources: 1 GPU" in rows[0] and "resources=" not in rows[0]
+    assert "its resources came free: began" in rows[1]

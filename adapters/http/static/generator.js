@@ -466,6 +466,10 @@
             "stopped answering" + (d.resume_from ? `; resumes from ${d.resume_from.id}` : ""),
         };
       case "Heartbeat": return { title: `${label || step}: worker alive`, progress: true };
+      case "PartWaiting":
+        return d.resources
+          ? { title: `${label || step}: waiting for resources`, detail: d.resources }
+          : { title: `${label || step}: its resources came free`, detail: "it began" };
       case "Cancelled":
         return {
           title: "Generator cancelled", kind: "bad", who,
