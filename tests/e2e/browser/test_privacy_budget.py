@@ -13,16 +13,16 @@ PLAN = {
 }
 
 
-def test_the_budget_bar_and_its_forecast(web, page: Page, long_spec):
-    svc = web.svc
+def test_the_budget_bar_and_its_forecast(api_only, page: Page, long_spec):
+    svc = api_only.svc
     spec = {**long_spec, "training": {**long_spec["training"], "max_epochs": 400}}
     spec["training"]["differential_privacy"] = {"max_epsilon": 1.0}
-    gid = svc.create_generator(spec)  # not through the API: the server does not run it
+    gid = svc.create_generator(spec)  # a server that runs nothing: the test is its runner
     attempt = svc.start_phase(gid, "tabular", "test")
     svc.record_privacy(gid, "tabular", attempt, **PLAN)
     svc.record_progress(gid, "tabular", attempt, epoch=100, step=2200, elapsed_s=3.0, epsilon=0.5)
 
-    page.goto(f"{web.url}/generators/{gid}")
+    page.goto(f"{api_only.url}/generators/{gid}")
     meter = page.get_by_role("meter", name="Privacy budget of tabular")
     expect(meter).to_have_attribute("aria-valuenow", "0.5")
     expect(meter).to_have_attribute("aria-valuemax", "1")
