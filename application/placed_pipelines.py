@@ -148,8 +148,8 @@ class PlacedPipelines:
 
     def _follow(self, claimed: ClaimedPart, placed: PlacedRun) -> Ending:
         """Wait for the runner's end: renew the claim while it waits for resources, kill it
-        when it outlives its attempt by `kill_after_s`, and after a hand-back wait until the
-        store has it."""
+        when it outlives its attempt by `kill_after_s` (at once when it never began), and after
+        a hand-back wait until the store has it."""
         watch = AttemptWatch(claimed)
         placed_at = time.monotonic()
         beat_every, next_beat = self.lease_s / 3, placed_at + self.lease_s / 3
@@ -176,6 +176,9 @@ class PlacedPipelines:
                     self._heartbeat(claimed, watch)
                 if watch.over.is_set() and over_at is None:
                     over_at = now
+                    if not placed.started:  # still queued: nothing to lose, its slot freed now
+                        placed.kill()
+                        over_at = float("inf")
                 if over_at is not None and now - over_at > self.kill_after_s:
                     log.warning(
                         "%s of %s outlived its attempt: ended", claimed.part, claimed.generator_id

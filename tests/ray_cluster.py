@@ -10,7 +10,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 STARTED = re.compile(r"ray start --address='([^']+)'")
@@ -66,6 +69,30 @@ class RayCluster:
         logs = sorted((self._dir / "ray").glob(f"session_*/logs/*{pid}*"))
         return "".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in logs)
 
+    @contextmanager
+    def holding(self, cpus: int, timeout_s: float = 120) -> Iterator[None]:
+        """The cluster with `cpus` of its CPUs held by an actor of another driver (a job of
+        someone else), until the block ends: whatever the machine's speed, a part that needs
+        them waits meanwhile."""
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HOLD, self.address, str(cpus)],
+            env={**os.environ, **self.env},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            line = _read_line(proc, timeout_s)
+            if line != "held":
+                proc.kill()
+                raise RuntimeError(f"the cluster's CPUs were not held: {line!r}")
+            yield
+        finally:
+            if proc.stdin:
+                proc.stdin.close()  # the holder's driver ends: Ray frees its actor's CPUs
+            proc.wait(60)
+
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.send_signal(signal.SIGTERM)
@@ -75,3 +102,33 @@ class RayCluster:
                 self._proc.kill()
                 self._proc.wait()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+# A driver of its own that holds CPUs with an actor until its stdin closes.
+HOLD = """
+import sys
+import ray
+
+ray.init(address=sys.argv[1], logging_level="ERROR", log_to_driver=False)
+
+
+@ray.remote
+class Hold:
+    def ready(self):
+        return True
+
+
+holder = Hold.options(num_cpus=int(sys.argv[2])).remote()
+ray.get(holder.ready.remote())
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def _read_line(proc: subprocess.Popen, timeout_s: float) -> str:
+    """The first line `proc` writes, or "" when it writes none within `timeout_s`."""
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout_s)
+    return lines[0].strip() if lines else ""

@@ -1,7 +1,7 @@
 """A driver's pipelines with a hand-made placement (the cluster): claims as a worker's, a lost
 runner's part taken over at once, a part no machine can hold failed saying why, the claim
-renewed while a runner waits for resources, a runner outliving a cancel killed, and a
-preempted driver's parts handed back (ADR 0027)."""
+renewed while a runner waits for resources, a runner outliving a cancel killed (at once when
+it never began), and a preempted driver's parts handed back (ADR 0027)."""
 
 import threading
 from datetime import UTC, datetime, timedelta
@@ -150,6 +150,18 @@ def test_a_runner_still_going_after_a_cancel_is_killed(svc, gid) -> None:
     svc.cancel(gid, requested_by="alice")
     work.join(10)
     assert run.killed and not work.is_alive()
+
+
+def test_a_cancelled_part_still_waiting_for_resources_leaves_the_cluster_at_once(svc, gid):
+    run = Run(started=False)
+    work = threading.Thread(
+        target=driver(svc, Cluster(run), kill_after_s=3600).work_on, args=(gid, datetime.now(UTC))
+    )
+    work.start()
+    wait_for(svc, gid, lambda v: v.phases[0].state == "running")
+    svc.cancel(gid, requested_by="alice")
+    work.join(60)
+    assert run.killed and not work.is_alive()  # not after kill_after_s: it never began
 
 
 def test_a_preempted_driver_hands_its_parts_back(svc, gid) -> None:

@@ -129,37 +129,35 @@ def test_a_killed_driver_s_parts_are_taken_over_by_a_plain_worker(
 
 
 def test_a_part_waits_for_its_resources_in_the_view_and_one_no_machine_can_hold_fails(
-    fresh_postgres_url, tmp_path: Path, tables, open_service, drivers_on
+    fresh_postgres_url, tmp_path: Path, tables, open_service, drivers_on, ray_cluster
 ) -> None:
     store, data = fresh_postgres_url, tmp_path / "data"
     svc = open_service(store, data)
-    busy = svc.create_generator(tables.spec("busy", seconds=60))  # one CPU of the two
-    svc.request_stop(busy, "text:people", requested_by="alice")
-    pool = drivers_on(store, data, 3.0, "--concurrency", "2")
-    pool.start(1)
-    wait_until(lambda: phase_of(svc, busy, "tabular").step > 0, DEADLINE_S, "a CPU taken")
-    wide = tables.spec("wide", seconds=1)
-    wide["training"]["resources"] = {"tabular": {"cpus": 2}}  # the whole cluster
-    wide = svc.create_generator(wide)
-    gpu = tables.spec("gpu", seconds=1)
+    wide, cancelled, gpu = (tables.spec(name, seconds=1) for name in ("wide", "cancelled", "gpu"))
+    for spec in (wide, cancelled):
+        spec["training"]["resources"] = {"tabular": {"cpus": 2}}  # the whole cluster
     gpu["training"]["resources"] = {"gpus": 1}
-    gpu = svc.create_generator(gpu)
-
-    waiting = wait_until(
-        lambda: phase_of(svc, wide, "tabular").waiting_for, DEADLINE_S, "a wait for resources"
-    )
-    assert waiting == "2 CPU, 0 GPU"
-    assert phase_of(svc, busy, "tabular").state == "running"
-    svc.request_stop(busy, "tabular", requested_by="alice")
-    wait_until(lambda: all_ended(svc, [busy, wide, gpu]), DEADLINE_S, "every generator to end")
+    cancelled, gpu, wide = (svc.create_generator(s) for s in (cancelled, gpu, wide))
+    # One part at a time, and a runner outliving its attempt killed only after an hour: a
+    # cancelled part still queued on Ray must leave the cluster, and its slot, at once.
+    pool = drivers_on(store, data, 3.0, "--concurrency", "1", "--kill-after-s", "3600")
+    with ray_cluster.holding(cpus=1):  # someone else's job holds one CPU of the two
+        pool.start(1)
+        waiting = wait_until(
+            lambda: phase_of(svc, cancelled, "tabular").waiting_for, DEADLINE_S, "a wait"
+        )
+        assert waiting == "2 CPU, 0 GPU"
+        svc.cancel(cancelled, requested_by="carol")
+        wait_until(lambda: svc.get_view(gpu).state == "failed", DEADLINE_S, "the next part")
+        wait_until(lambda: phase_of(svc, wide, "tabular").waiting_for, DEADLINE_S, "a wait")
+    wait_until(lambda: svc.get_view(wide).state == "succeeded", DEADLINE_S, "the CPUs freed")
     assert set(pool.terminate().values()) == {0}
 
-    assert svc.get_view(busy).state == svc.get_view(wide).state == "succeeded"
     assert phase_of(svc, wide, "tabular").waiting_for is None
+    assert svc.get_view(cancelled).state == "cancelled"
     failed = svc.get_view(gpu)
-    assert failed.state == "failed"
     assert "no machine of the Ray cluster can hold what it asks (1 CPU, 1 GPU)" in failed.error
-    for gid in (busy, wide, gpu):
+    for gid in (cancelled, gpu, wide):
         check_history(list(svc.store.events(gid)), live=svc.store.get(gid))
 
 
