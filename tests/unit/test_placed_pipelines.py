@@ -140,28 +140,22 @@ def test_the_claim_is_renewed_while_the_runner_waits_for_resources(svc, gid) -> 
     assert types.count("Heartbeat") >= 2 and types.count("PartWaiting") == 2
 
 
-def test_a_runner_still_going_after_a_cancel_is_killed(svc, gid) -> None:
-    run = Run()
+@pytest.mark.parametrize(
+    ("began", "kill_after_s"),
+    [(True, 0.2), (False, 3600)],  # one that never began is killed at once: nothing to lose
+    ids=["running", "still-waiting-for-resources"],
+)
+def test_a_runner_still_going_after_a_cancel_is_killed(svc, gid, began, kill_after_s) -> None:
+    run = Run(started=began)
     work = threading.Thread(
-        target=driver(svc, Cluster(run), kill_after_s=0.2).work_on, args=(gid, datetime.now(UTC))
-    )
-    work.start()
-    wait_for(svc, gid, lambda v: v.phases[0].state == "running")
-    svc.cancel(gid, requested_by="alice")
-    work.join(10)
-    assert run.killed and not work.is_alive()
-
-
-def test_a_cancelled_part_still_waiting_for_resources_leaves_the_cluster_at_once(svc, gid):
-    run = Run(started=False)
-    work = threading.Thread(
-        target=driver(svc, Cluster(run), kill_after_s=3600).work_on, args=(gid, datetime.now(UTC))
+        target=driver(svc, Cluster(run), kill_after_s=kill_after_s).work_on,
+        args=(gid, datetime.now(UTC)),
     )
     work.start()
     wait_for(svc, gid, lambda v: v.phases[0].state == "running")
     svc.cancel(gid, requested_by="alice")
     work.join(60)
-    assert run.killed and not work.is_alive()  # not after kill_after_s: it never began
+    assert run.killed and not work.is_alive()
 
 
 def test_a_preempted_driver_hands_its_parts_back(svc, gid) -> None:
