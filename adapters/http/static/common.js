@@ -103,6 +103,13 @@ const ffwd = (() => {
     toastTimer = setTimeout(() => { el.className = "toast"; }, 4000);
   }
 
+  /* A dialog's dismissing button is not a submit button: Enter in the dialog's field submits
+     with the form's first submit button, which must be the one that does what was asked. */
+  document.addEventListener("click", (ev) => {
+    const button = ev.target.closest("dialog button[data-close]");
+    if (button) button.closest("dialog").close(button.dataset.close);
+  });
+
   /* The token dialog: the page's own, or one made the first time a token is needed. */
   function tokenDialog() {
     let dialog = document.getElementById("token-dialog");
@@ -114,7 +121,7 @@ const ffwd = (() => {
         h("label", { for: "token-input" }, "API token"),
         h("input", { id: "token-input", name: "token", type: "password", autocomplete: "off" }),
         h("div", { class: "actions" },
-          h("button", { class: "button", value: "cancel" }, "Cancel"),
+          h("button", { class: "button", type: "button", "data-close": "cancel" }, "Cancel"),
           h("button", { class: "button primary", value: "save", id: "token-save" },
             "Save and retry"))));
     document.body.append(dialog);

@@ -16,6 +16,7 @@
   const seen = new Set();       // versions already in the timeline
   let shownUpTo = 0;            // the newest version in the timeline
   let streamEnded = false;
+  let streamOpen = false;       // the event stream is connected
   // What the timeline says of each phase's curve: its epoch when a stop was asked for,
   // and the epoch where a stop landed.
   const timeline = {
@@ -25,6 +26,7 @@
 
   // ---- The header and the generator's facts -------------------------------------------
 
+  let metaShown = null;
   function renderSummary() {
     document.title = `${view.name} · ffwd`;
     document.getElementById("gen-name").textContent = view.name;
@@ -42,7 +44,11 @@
       facts.push(["Continues", h("a", { href: `/generators/${view.parent}` },
         h("code", {}, view.parent.slice(0, 8)))]);
     }
-    meta.replaceChildren(...facts.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))));
+    const shown = JSON.stringify([view.id, view.kind, view.created_at, view.updated_at, view.parent]);
+    if (shown !== metaShown) { // replaced only when it changes: a click on its link is kept
+      metaShown = shown;
+      meta.replaceChildren(...facts.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))));
+    }
     const error = document.getElementById("gen-error");
     error.hidden = !view.error;
     error.textContent = view.error ? `Error: ${view.error}` : "";
@@ -52,10 +58,13 @@
 
   // ---- The lineage: the generators that continue this one -------------------------------
 
+  let childrenAsked = 0;
   async function showChildren() {
     const lineage = document.getElementById("lineage");
+    const asked = ++childrenAsked;
     try {
       const page = await ffwd.api("GET", `/api/generators?parent=${gid}&limit=20`);
+      if (asked !== childrenAsked) return; // a later question was asked: its answer is newer
       lineage.hidden = !page.items.length;
       lineage.replaceChildren("Continued by ", ...page.items.flatMap((c, i) => [
         i ? ", " : "",
@@ -134,7 +143,7 @@
     };
     r.tr = h("tr", { "data-phase": p.id },
       h("td", { class: "ff-cell" }, button),
-      h("th", { scope: "row", class: "phase-name" },
+      h("th", { scope: "row", class: "phase-name", tabindex: "-1" },
         h("span", { class: "phase-title" }, ffwd.phaseLabel(p.id)),
         h("code", { class: "phase-id" }, p.id)),
       r.state,
@@ -147,6 +156,14 @@
       h("td", {}), h("td", { colspan: withPrivacy() ? 7 : 6 }, r.facts, r.curve));
     rows.set(p.id, r);
     return [r.tr, r.curveRow];
+  }
+
+  /* A focused button that is disabled drops the focus to the page's start: the keyboard user
+     stays on the phase's row instead. */
+  function setEnabled(r, enabled) {
+    const focused = document.activeElement === r.button;
+    r.button.disabled = !enabled;
+    if (focused && !enabled) r.tr.querySelector(".phase-name").focus();
   }
 
   function phaseNote(p) {
@@ -210,7 +227,7 @@
       const r = rows.get(p.id);
       if (!r) { buildTable(); return updatePhases(); }
       const available = live && !p.stop_requested && (p.state === "pending" || p.state === "running");
-      r.button.disabled = !available;
+      setEnabled(r, available);
       r.button.classList.toggle("requested", p.stop_requested && !ffwd.TERMINAL.has(p.state));
       r.button.title = available
         ? (p.state === "pending"
@@ -241,31 +258,54 @@
     if (!begun) return;
     const c = curves.get(p.id) || { chart: null, rows: [], fetched: "", loading: false };
     curves.set(p.id, c);
-    r.facts.replaceChildren(...ffwdCurves.facts(p, view, c.rows, Date.now()));
-    const wanted = `${p.state}:${p.epoch}:${p.step}:${p.best ? p.best.id : ""}`;
+    // Built with its row, empty: drawn once the rows came, it moved all below it mid-click.
+    if (!c.chart || c.chart.container !== r.curve) c.chart = new ffwdCurves.Chart(r.curve, p, view);
+    showFacts(r, p, c.rows);
+    const wanted = curveKey(p);
     if (c.fetched !== wanted && !c.loading) loadCurve(p.id, c, wanted);
-    else if (c.chart) c.chart.update(c.rows, ffwdCurves.marks(p, timeline));
+    else c.chart.update(c.rows, ffwdCurves.marks(p, timeline));
+  }
+
+  /* Replaced only when they change: a screen reader says a silent runner's alert anew each
+     time it is replaced. */
+  function showFacts(r, p, curveRows) {
+    const items = ffwdCurves.facts(p, view, curveRows, Date.now());
+    const html = items.map((el) => el.outerHTML).join("");
+    if (html === r.factsShown) return;
+    r.factsShown = html;
+    r.facts.replaceChildren(...items);
+  }
+
+  // A running phase's curve is read again at most this often: each read is its whole curve.
+  const CURVE_READ_EVERY_MS = 1000;
+
+  function curveKey(p) {
+    return `${p.state}:${p.epoch}:${p.step}:${p.best ? p.best.id : ""}`;
   }
 
   async function loadCurve(phaseId, c, wanted) {
     c.loading = true;
+    const began = performance.now();
     try {
       c.rows = await ffwd.api(
         "GET", `/api/generators/${gid}/phases/${encodeURIComponent(phaseId)}/metrics`);
       c.fetched = wanted;
     } catch (err) {
       /* the server is away: the next change asks again */
-    } finally {
-      c.loading = false;
     }
-    const p = view.phases.find((x) => x.id === phaseId);
+    const phase = () => view.phases.find((x) => x.id === phaseId);
+    const shown = phase();
     const r = rows.get(phaseId);
-    if (!p || !r) return;
-    if (!c.chart && c.rows.length) c.chart = new ffwdCurves.Chart(r.curve, p, view);
-    if (c.chart) c.chart.update(c.rows, ffwdCurves.marks(p, timeline));
-    r.facts.replaceChildren(...ffwdCurves.facts(p, view, c.rows, Date.now()));
-    const now = `${p.state}:${p.epoch}:${p.step}:${p.best ? p.best.id : ""}`;
-    if (now !== c.fetched) loadCurve(phaseId, c, now); // it moved on while we read
+    if (!shown || !r) { c.loading = false; return; }
+    c.chart.update(c.rows, ffwdCurves.marks(shown, timeline));
+    showFacts(r, shown, c.rows);
+    if (!ffwd.TERMINAL.has(shown.state)) {
+      const wait = CURVE_READ_EVERY_MS - (performance.now() - began);
+      if (wait > 0) await new Promise((done) => { setTimeout(done, wait); });
+    }
+    c.loading = false;
+    const p = phase();
+    if (p && curveKey(p) !== c.fetched) loadCurve(phaseId, c, curveKey(p)); // it moved on
   }
 
   window.addEventListener("resize", () => {
@@ -326,8 +366,7 @@
       const r = rows.get(p.id);
       if (!r) continue;
       r.elapsed.textContent = ffwd.duration(elapsedOf(p, now));
-      if (p.stale) r.facts.replaceChildren(...ffwdCurves.facts(
-        p, view, (curves.get(p.id) || { rows: [] }).rows, Date.now()));
+      if (p.stale) showFacts(r, p, (curves.get(p.id) || { rows: [] }).rows);
     }
   }
 
@@ -367,9 +406,6 @@
   function renderOutputs() {
     const list = document.getElementById("outputs");
     const o = view.outputs || {};
-    const shown = JSON.stringify([view.state, o]);
-    if (shown === outputsShown) return;
-    outputsShown = shown;
     const items = [];
     if (o.report_html) items.push(fileLink("Quality report (HTML)", o.report_html));
     for (const [table, path] of Object.entries(o.synthetic || {})) {
@@ -387,6 +423,9 @@
           : "The synthetic data and the report appear here once they exist.";
       items.push(h("li", { class: "empty" }, text));
     }
+    const shown = items.map((li) => li.outerHTML).join("");
+    if (shown === outputsShown) return;
+    outputsShown = shown;
     list.replaceChildren(...items);
   }
 
@@ -552,6 +591,7 @@
     refreshedAt = performance.now();
     try {
       apply(await ffwd.api("GET", `/api/generators/${gid}`));
+      if (streamOpen) setLive("live"); // after a read that failed while the stream held
     } catch (err) {
       if (!(err instanceof ffwd.ApiError)) setLive("offline");
     } finally {
@@ -573,10 +613,11 @@
     // The stream sends only new events unless asked: the timeline needs the whole history.
     try {
       await ffwd.follow(`/api/generators/${gid}/events?after=${shownUpTo}`,
-        () => setLive("live"),
+        () => { streamOpen = true; setLive("live"); },
         (type, data) => {
           if (type === "end") {
             streamEnded = true;
+            streamOpen = false;
             setLive("ended");
             scheduleRefresh(0);
             return;
@@ -587,6 +628,7 @@
     } catch (err) {
       /* the server is away, or the stream broke: reconnect below */
     }
+    streamOpen = false;
     if (streamEnded) return;
     setLive("offline");
     setTimeout(() => { setLive("reconnecting"); connect(); }, 2000);
@@ -596,7 +638,7 @@
 
   async function stopPhase(phaseId) {
     const r = rows.get(phaseId);
-    if (r) r.button.disabled = true;
+    if (r) setEnabled(r, false);
     try {
       const next = await ffwd.api(
         "POST", `/api/generators/${gid}/phases/${encodeURIComponent(phaseId)}/stop`);
@@ -607,7 +649,7 @@
         : `Stop requested for ${phaseId}: it ends at its next step boundary.`);
     } catch (err) {
       ffwd.toast(err.message, "bad");
-      if (r) r.button.disabled = false;
+      if (r) setEnabled(r, true);
       scheduleRefresh(0);
     }
   }

@@ -39,7 +39,9 @@
   let shownItems = null;
   function render(page) {
     const filtered = Boolean(view.state || view.name);
-    const items = JSON.stringify([filtered, page.items]);
+    // What the rows show, not the whole summaries: a training generator's change every refresh.
+    const items = JSON.stringify([filtered,
+      page.items.map((s) => [s.id, s.name, s.state, s.kind, s.created_at])]);
     if (items === shownItems) {
       /* the same rows: keep them */
     } else if (!page.items.length) {
@@ -53,7 +55,8 @@
     next = page.next;
     older.disabled = !next;
     newer.disabled = !view.cursor;
-    info.textContent = view.cursor || next ? `Page ${view.before.length + 1}` : "";
+    const label = view.cursor || next ? `Page ${view.before.length + 1}` : "";
+    if (info.textContent !== label) info.textContent = label; // said anew only when it changes
   }
 
   function query() {
@@ -123,7 +126,10 @@
   });
   document.getElementById("filters").addEventListener("submit", (e) => e.preventDefault());
   older.addEventListener("click", () => {
-    if (next) show({ before: [...view.before, view.cursor], cursor: next });
+    if (!next) return;
+    const cursor = next;
+    next = null; // until that page is shown: a second click must not skip past it
+    show({ before: [...view.before, view.cursor], cursor });
   });
   newer.addEventListener("click", () => {
     const before = [...view.before];

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, sync_playwright
+from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
 from ffwd.adapters.container import build_service
 from ffwd.adapters.http import create_app
@@ -22,6 +22,9 @@ from ffwd.application.service import GeneratorService
 from tests.e2e.data import write_customers, write_orders
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+# What a page shows may wait for a loaded machine's server and training: assertions retry for
+# this long (Playwright's 5 s by default), and pass as soon as the page shows it.
+expect.set_options(timeout=15_000)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

@@ -9,6 +9,8 @@ import sys
 
 from playwright.sync_api import Page, expect
 
+from tests.integration.workers.conftest import wait_until
+
 TABULAR, CUSTOMERS, ORDERS = "tabular", "text:customers", "text:orders"
 
 
@@ -82,15 +84,15 @@ def test_fast_forward_pending_and_running_phases_live(web, page: Page, long_spec
 
     # The running phase keeps showing its elapsed time, ticking between updates.
     before = elapsed_s(page, TABULAR)
-    page.wait_for_timeout(1200)
-    assert elapsed_s(page, TABULAR) > before
-    assert int(row(page, TABULAR).locator(".epochs").inner_text().split(" / ")[0]) > 0
+    wait_until(lambda: elapsed_s(page, TABULAR) > before, 30, "the elapsed time to tick")
+    expect(row(page, TABULAR).locator(".epochs")).not_to_have_text(re.compile(r"^0 /"))
     quiet(page)
     page.screenshot(path=str(artifacts / "model-training-prequeued.png"), full_page=True)
 
     # Fast-forward the running tabular phase, with the keyboard this time.
     tab_to(page, f"Stop training phase {TABULAR}")
     page.keyboard.press("Enter")
+    expect(row(page, TABULAR).locator(".phase-name")).to_be_focused()  # not the page's start
     expect(row(page, TABULAR)).to_have_attribute("data-state", "succeeded")
     expect(row(page, TABULAR)).to_contain_text("Manually stopped")
     # The pre-queued stop lands as soon as that phase begins; the next one trains on.
@@ -199,7 +201,7 @@ def test_the_page_asks_for_the_api_token_once(make_server, page: Page, long_spec
     token_dialog.get_by_role("button", name="Save and retry").click()
     expect(token_dialog).to_contain_text("not accepted")
     token_dialog.get_by_label("API token").fill("s3cret-token")
-    token_dialog.get_by_role("button", name="Save and retry").click()
+    token_dialog.get_by_label("API token").press("Enter")  # Enter saves, as the button does
     expect(page.locator("#gen-name")).to_have_text(long_spec["name"])
     expect(row(page, TABULAR)).to_have_attribute("data-state", "running")
     expect(page.locator("#live")).to_have_text("Live")
