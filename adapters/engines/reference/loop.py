@@ -13,7 +13,6 @@ from ffwd.adapters.privacy.rdp import RdpAccountant
 from ffwd.application.privacy import PrivacyPlan, plan_privacy
 from ffwd.application.training import Control, PhaseJob, PhaseOutcome, checkpoint_id
 
-MAX_EPOCHS = 10_000  # a safety cap: the control is expected to stop the phase long before
 BUDGET_REASON = "privacy_budget_exhausted"
 
 
@@ -96,7 +95,7 @@ class Loop:
         if self.kept is not None:
             self._announce(self.kept)
         rng = np.random.default_rng([self.job.seed, self.step])
-        for _ in range(MAX_EPOCHS):
+        while True:  # until the control says stop: its epoch limit always comes
             self.phase.start_epoch(rng)
             losses = []
             for k in range(self.phase.steps_per_epoch):
@@ -119,7 +118,6 @@ class Loop:
                 decision = control.boundary(self.epoch, self.step, metrics)
                 if decision.stop:
                     return self._finish(decision.reasons)
-        return self._finish(())
 
     def _improves(self, val_loss: float) -> bool:
         if self.kept is None:

@@ -8,6 +8,7 @@ import pytest
 
 from ffwd.adapters.datasets.csv_tables import read_rows
 from ffwd.adapters.engines.reference.tabular import TableModel
+from ffwd.application.spec import TableSpec
 from ffwd.application.training import PhaseInterrupted
 from tests.integration.engines.controls import ScriptedControl
 from tests.integration.engines.jobs import tabular_job, text_job
@@ -171,3 +172,14 @@ def test_a_text_phase_needs_text_columns(engine, customers):
             text_job(customers.model_copy(update={"text_columns": []})),
             ScriptedControl(stop_at_step=0),
         )
+
+
+def test_the_control_alone_ends_the_loop_even_past_ten_thousand_epochs(engine, tmp_path):
+    """The loop once stopped itself at 10,000 epochs, whatever the spec asked, with no reason
+    (`unknown`): now only the control ends it."""
+    path = tmp_path / "tiny.csv"
+    path.write_text("a,b\n" + "".join(f"{i % 2},{i % 3}\n" for i in range(12)))
+    control = ScriptedControl(stop_at_epoch=10_001)
+    tiny = TableSpec(name="tiny", path=str(path), text_columns=[])
+    outcome = engine.train(tabular_job(tiny, batch_size=64), control)  # a step an epoch
+    assert (outcome.epoch, outcome.reasons) == (10_001, ("max_epochs_reached",))
