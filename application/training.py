@@ -31,6 +31,8 @@ class Control(Protocol):
     from a resumed checkpoint. `metrics` may carry `val_loss` (a validation loss measured
     at this boundary), `train_loss`, `epsilon` (privacy spent so far) and `next_epsilon`
     (privacy spent after one more step). Cheap when nothing changed (about a microsecond).
+    The control alone ends a phase: an engine trains until it says stop (its epoch limit
+    always comes), so a control must say stop at some boundary.
 
     Engines also call, where a control has them, `kept(checkpoint)` when they keep a new
     checkpoint and `privacy(plan)` (a `PrivacyPlan`) when a private phase starts.

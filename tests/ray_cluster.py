@@ -74,24 +74,28 @@ class RayCluster:
         """The cluster with `cpus` of its CPUs held by an actor of another driver (a job of
         someone else), until the block ends: whatever the machine's speed, a part that needs
         them waits meanwhile."""
-        proc = subprocess.Popen(
-            [sys.executable, "-c", HOLD, self.address, str(cpus)],
-            env={**os.environ, **self.env},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        log = self._dir / f"holder-{secrets.token_hex(4)}.log"
+        with log.open("w") as errors:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", HOLD, self.address, str(cpus)],
+                env={**os.environ, **self.env},
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+            )
         try:
-            line = _read_line(proc, timeout_s)
-            if line != "held":
-                proc.kill()
-                raise RuntimeError(f"the cluster's CPUs were not held: {line!r}")
+            if _read_line(proc, timeout_s) != "held":
+                raise RuntimeError(f"the cluster's CPUs were not held:\n{log.read_text()[-2000:]}")
             yield
         finally:
             if proc.stdin:
                 proc.stdin.close()  # the holder's driver ends: Ray frees its actor's CPUs
-            proc.wait(60)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

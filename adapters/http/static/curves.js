@@ -50,7 +50,7 @@ const ffwdCurves = (() => {
   function facts(p, view, rows, now) {
     const items = [];
     const quiet = silence(p, now);
-    if (quiet) items.push(h("p", { class: "stale", role: "alert" }, quiet));
+    if (quiet) items.push(h("p", { class: "stale" }, quiet)); // said once by the row's alert
     const said = [];
     if (p.best) {
       const since = p.epochs_since_best || 0;

@@ -27,28 +27,33 @@
   // ---- The header and the generator's facts -------------------------------------------
 
   let metaShown = null;
+  let updated = null; // the "Updated" time of the generator's facts
   function renderSummary() {
     document.title = `${view.name} · ffwd`;
     document.getElementById("gen-name").textContent = view.name;
     document.getElementById("crumb").textContent = view.name;
     document.getElementById("gen-state").replaceWith(
       Object.assign(ffwd.badge(view.state), { id: "gen-state" }));
-    const meta = document.getElementById("gen-meta");
-    const facts = [
-      ["Id", h("code", {}, view.id)],
-      ["Kind", view.kind === "training" ? "Training" : "Anonymization"],
-      ["Created", ffwd.dateTime(view.created_at)],
-      ["Updated", ffwd.dateTime(view.updated_at)],
-    ];
-    if (view.parent) {
-      facts.push(["Continues", h("a", { href: `/generators/${view.parent}` },
-        h("code", {}, view.parent.slice(0, 8)))]);
-    }
-    const shown = JSON.stringify([view.id, view.kind, view.created_at, view.updated_at, view.parent]);
-    if (shown !== metaShown) { // replaced only when it changes: a click on its link is kept
+    // Built once: replaced at each update, its link would lose a click made meanwhile.
+    const shown = JSON.stringify([view.id, view.kind, view.created_at, view.parent]);
+    if (shown !== metaShown) {
       metaShown = shown;
-      meta.replaceChildren(...facts.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))));
+      updated = h("span");
+      const facts = [
+        ["Id", h("code", {}, view.id)],
+        ["Kind", view.kind === "training" ? "Training" : "Anonymization"],
+        ["Created", ffwd.dateTime(view.created_at)],
+        ["Updated", updated],
+      ];
+      if (view.parent) {
+        facts.push(["Continues", h("a", { href: `/generators/${view.parent}` },
+          h("code", {}, view.parent.slice(0, 8)))]);
+      }
+      document.getElementById("gen-meta").replaceChildren(
+        ...facts.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))));
     }
+    const when = ffwd.dateTime(view.updated_at);
+    if (updated.textContent !== when) updated.textContent = when;
     const error = document.getElementById("gen-error");
     error.hidden = !view.error;
     error.textContent = view.error ? `Error: ${view.error}` : "";
@@ -151,9 +156,10 @@
         h("span", { class: "bar", "aria-hidden": "true" }, r.bar)),
       r.elapsed, r.loss, r.eps, r.note);
     r.facts = h("div", { class: "phase-facts" });
+    r.alert = h("p", { class: "sr-only", role: "alert" });
     r.curve = h("div", { class: "curve", "data-curve-for": p.id });
     r.curveRow = h("tr", { class: "curve-row", "data-curve-for": p.id, hidden: true },
-      h("td", {}), h("td", { colspan: withPrivacy() ? 7 : 6 }, r.facts, r.curve));
+      h("td", {}), h("td", { colspan: withPrivacy() ? 7 : 6 }, r.alert, r.facts, r.curve));
     rows.set(p.id, r);
     return [r.tr, r.curveRow];
   }
@@ -253,9 +259,9 @@
   // ---- Each phase's curve and the facts a stop is decided by ----------------------------
 
   function showCurve(p, r) {
-    const begun = p.state !== "pending" || p.best;
-    r.curveRow.hidden = !begun;
-    if (!begun) return;
+    const ran = p.attempt > 0 || p.best; // not a phase cancelled before it began
+    r.curveRow.hidden = !ran;
+    if (!ran) return;
     const c = curves.get(p.id) || { chart: null, rows: [], fetched: "", loading: false };
     curves.set(p.id, c);
     // Built with its row, empty: drawn once the rows came, it moved all below it mid-click.
@@ -266,9 +272,14 @@
     else c.chart.update(c.rows, ffwdCurves.marks(p, timeline));
   }
 
-  /* Replaced only when they change: a screen reader says a silent runner's alert anew each
-     time it is replaced. */
+  /* Replaced only when they change (a link or a selection in them is kept). A silent runner
+     is said once, by the row's alert, in words that do not tick. */
   function showFacts(r, p, curveRows) {
+    const alert = p.stale && p.last_report_at
+      ? `${ffwd.phaseLabel(p.id)}: no report since ${ffwd.clock(p.last_report_at)}; ` +
+        "its worker may be gone."
+      : "";
+    if (r.alert.textContent !== alert) r.alert.textContent = alert;
     const items = ffwdCurves.facts(p, view, curveRows, Date.now());
     const html = items.map((el) => el.outerHTML).join("");
     if (html === r.factsShown) return;
@@ -286,26 +297,37 @@
   async function loadCurve(phaseId, c, wanted) {
     c.loading = true;
     const began = performance.now();
+    let pause = 0;
     try {
-      c.rows = await ffwd.api(
-        "GET", `/api/generators/${gid}/phases/${encodeURIComponent(phaseId)}/metrics`);
-      c.fetched = wanted;
-    } catch (err) {
-      /* the server is away: the next change asks again */
-    }
-    const phase = () => view.phases.find((x) => x.id === phaseId);
-    const shown = phase();
-    const r = rows.get(phaseId);
-    if (!shown || !r) { c.loading = false; return; }
-    c.chart.update(c.rows, ffwdCurves.marks(shown, timeline));
-    showFacts(r, shown, c.rows);
-    if (!ffwd.TERMINAL.has(shown.state)) {
-      const wait = CURVE_READ_EVERY_MS - (performance.now() - began);
+      try {
+        const read = await ffwd.api(
+          "GET", `/api/generators/${gid}/phases/${encodeURIComponent(phaseId)}/metrics`);
+        if (!Array.isArray(read)) throw new TypeError("the metrics are not a list");
+        c.rows = read;
+        c.fetched = wanted;
+        c.failures = 0;
+      } catch (err) {
+        if (err instanceof ffwd.ApiError && err.problem.code === "unauthorized") {
+          c.fetched = wanted; // no token given: asked again only when the phase moves on
+        } else {
+          // The server is away or answered nonsense: read again later, less often each time.
+          c.failures = (c.failures || 0) + 1;
+          pause = Math.min(1000 * 2 ** (c.failures - 1), 10_000);
+        }
+      }
+      const shown = view.phases.find((x) => x.id === phaseId);
+      const r = rows.get(phaseId);
+      if (!shown || !r) return;
+      c.chart.update(c.rows, ffwdCurves.marks(shown, timeline));
+      showFacts(r, shown, c.rows);
+      if (!ffwd.TERMINAL.has(shown.state)) pause = Math.max(pause, CURVE_READ_EVERY_MS);
+      const wait = pause - (performance.now() - began);
       if (wait > 0) await new Promise((done) => { setTimeout(done, wait); });
+    } finally {
+      c.loading = false;
     }
-    c.loading = false;
-    const p = phase();
-    if (p && curveKey(p) !== c.fetched) loadCurve(phaseId, c, curveKey(p)); // it moved on
+    const p = view.phases.find((x) => x.id === phaseId);
+    if (p && rows.has(phaseId) && curveKey(p) !== c.fetched) loadCurve(phaseId, c, curveKey(p));
   }
 
   window.addEventListener("resize", () => {
@@ -593,7 +615,10 @@
       apply(await ffwd.api("GET", `/api/generators/${gid}`));
       if (streamOpen) setLive("live"); // after a read that failed while the stream held
     } catch (err) {
-      if (!(err instanceof ffwd.ApiError)) setLive("offline");
+      if (!(err instanceof ffwd.ApiError)) {
+        setLive("offline");
+        if (streamOpen) scheduleRefresh(2000); // nothing else may come to ask again
+      }
     } finally {
       refreshing = false;
     }

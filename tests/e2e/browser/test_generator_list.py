@@ -96,8 +96,9 @@ def test_a_refresh_keeps_the_rows_it_does_not_change(api_only, web_tables, page:
     def listed(response: Any) -> bool:
         return "/api/generators?" in response.url
 
-    # The second refresh is asked for only once the first one has been shown.
-    for _ in range(2):
+    # A refresh is asked for only once the one before has been shown: the third answer
+    # comes after the page showed the second, read after the progress.
+    for _ in range(3):
         with page.expect_response(listed, timeout=60_000):
             pass
     assert names(page).first.get_attribute("data-kept") == "yes"

@@ -61,6 +61,9 @@ def test_a_silent_runner_is_said_to_be_silent(api_only, page: Page, long_spec) -
     alert = facts(page, TABULAR).locator(".stale")
     expect(alert).to_contain_text("No report for", timeout=60_000)
     expect(alert).to_contain_text("its worker may be gone")
+    # Said once to a screen reader, in words that do not tick.
+    said = page.locator(f'tr.curve-row[data-curve-for="{TABULAR}"] [role="alert"]')
+    expect(said).to_contain_text("Tabular training: no report since")
     api_only.svc.cancel(gid, requested_by="test")
 
 
