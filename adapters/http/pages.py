@@ -16,7 +16,7 @@ from ffwd.adapters.http.problems import problem
 from ffwd.application.service import GeneratorService
 from ffwd.domain.errors import AmbiguousId, UnknownGenerator
 
-ASSETS = "6"  # bump to make browsers fetch changed static files
+ASSETS = "7"  # bump to make browsers fetch changed static files
 _HERE = resources.files("ffwd.adapters.http")
 # Output files are data from the user's tables: shown, never allowed to run scripts.
 _FILE_HEADERS = {

@@ -39,6 +39,14 @@ const ffwd = (() => {
     return el;
   }
 
+  /* Puts `nodes` in `container` unless it shows the same already: a link replaced between a
+     click's mousedown and its mouseup receives no click at all, and a replaced alert is said
+     again. (Handlers are listeners, not attributes: the same HTML is the same thing.) */
+  function replaceChanged(container, nodes) {
+    if (container.innerHTML === nodes.map((n) => n.outerHTML).join("")) return;
+    container.replaceChildren(...nodes);
+  }
+
   function initial(id) {
     return JSON.parse(document.getElementById(id).textContent);
   }
@@ -231,7 +239,7 @@ const ffwd = (() => {
   }
 
   return {
-    h, initial, api, request, follow, download, ApiError, badge, reasonLabel, stateLabel, phaseLabel, stepLabel,
+    h, replaceChanged, initial, api, request, follow, download, ApiError, badge, reasonLabel, stateLabel, phaseLabel, stepLabel,
     duration, dateTime, clock, number, toast, TERMINAL,
   };
 })();

@@ -272,19 +272,14 @@
     else c.chart.update(c.rows, ffwdCurves.marks(p, timeline));
   }
 
-  /* Replaced only when they change (a link or a selection in them is kept). A silent runner
-     is said once, by the row's alert, in words that do not tick. */
+  /* A silent runner is said once, by the row's alert, in words that do not tick. */
   function showFacts(r, p, curveRows) {
     const alert = p.stale && p.last_report_at
       ? `${ffwd.phaseLabel(p.id)}: no report since ${ffwd.clock(p.last_report_at)}; ` +
         "its worker may be gone."
       : "";
     if (r.alert.textContent !== alert) r.alert.textContent = alert;
-    const items = ffwdCurves.facts(p, view, curveRows, Date.now());
-    const html = items.map((el) => el.outerHTML).join("");
-    if (html === r.factsShown) return;
-    r.factsShown = html;
-    r.facts.replaceChildren(...items);
+    ffwd.replaceChanged(r.facts, ffwdCurves.facts(p, view, curveRows, Date.now()));
   }
 
   // A running phase's curve is read again at most this often: each read is its whole curve.
@@ -422,9 +417,6 @@
     return h("li", {}, h("a", { href, onclick: save }, label));
   }
 
-  /* Replaced only when they change: a link replaced between a click's mousedown and its
-     mouseup receives no click at all. */
-  let outputsShown = null;
   function renderOutputs() {
     const list = document.getElementById("outputs");
     const o = view.outputs || {};
@@ -445,10 +437,7 @@
           : "The synthetic data and the report appear here once they exist.";
       items.push(h("li", { class: "empty" }, text));
     }
-    const shown = items.map((li) => li.outerHTML).join("");
-    if (shown === outputsShown) return;
-    outputsShown = shown;
-    list.replaceChildren(...items);
+    ffwd.replaceChanged(list, items);
   }
 
   // ---- The timeline ---------------------------------------------------------------------

@@ -34,24 +34,12 @@
       h("td", {}, h("code", { title: s.id }, s.id.slice(0, 8))));
   }
 
-  /* The rows are replaced only when they change: a link replaced between a click's mousedown
-     and its mouseup receives no click at all. */
-  let shownItems = null;
   function render(page) {
-    const filtered = Boolean(view.state || view.name);
-    // What the rows show, not the whole summaries: a training generator's change every refresh.
-    const items = JSON.stringify([filtered,
-      page.items.map((s) => [s.id, s.name, s.state, s.kind, s.created_at])]);
-    if (items === shownItems) {
-      /* the same rows: keep them */
-    } else if (!page.items.length) {
-      body.replaceChildren(h("tr", {}, h("td", { colspan: 5, class: "empty" }, filtered
+    const filtered = view.state || view.name;
+    ffwd.replaceChanged(body, page.items.length ? page.items.map(row) : [
+      h("tr", {}, h("td", { colspan: 5, class: "empty" }, filtered
         ? "No generator matches these filters."
-        : "No generator yet. Create one with `ffwd run SPEC` or POST /api/generators.")));
-    } else {
-      body.replaceChildren(...page.items.map(row));
-    }
-    shownItems = items;
+        : "No generator yet. Create one with `ffwd run SPEC` or POST /api/generators."))]);
     next = page.next;
     older.disabled = !next;
     newer.disabled = !view.cursor;
@@ -87,7 +75,6 @@
       if (err instanceof ffwd.ApiError && err.problem.code === "unauthorized") {
         /* no token given: say so, and stop asking until the user does something */
         loading = null;
-        shownItems = null;
         body.replaceChildren(h("tr", {}, h("td", { colspan: 5, class: "empty" },
           "This server needs an API token to list generators. Reload to enter it.")));
         return;
